@@ -1,0 +1,154 @@
+"""DuckDB implementation of the warehouse: one file, embedded, the default.
+
+Idempotent appends use an anti-join on the table key inside DuckDB (no Python loop over rows):
+each batch is registered as an Arrow view, de-duplicated within itself with ``QUALIFY``, and
+inserted where the key is not stored yet.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from entrawatch import schema
+from entrawatch.errors import SchemaError, WarehouseError
+from entrawatch.warehouse.base import AppendResult
+
+DEFAULT_DB = "entrawatch.duckdb"
+
+_DUCK_TO_KQL = {
+    "VARCHAR": "string",
+    "BIGINT": "long",
+    "INTEGER": "int",
+    "DOUBLE": "real",
+    "FLOAT": "real",
+    "BOOLEAN": "bool",
+    "TIMESTAMP WITH TIME ZONE": "datetime",
+    "TIMESTAMP": "datetime",
+    "INTERVAL": "timespan",
+    "JSON": "dynamic",
+}
+
+
+def _quote(name: str) -> str:
+    """Quote an identifier through sqlglot so names never splice raw text into SQL."""
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+class DuckDBWarehouse:
+    """Canonical tables in one DuckDB database file (``:memory:`` for tests)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as err:
+            raise WarehouseError(f"cannot open DuckDB database {self.path}: {err}") from err
+        self._con.execute("SET TimeZone = 'UTC'").fetchall()
+        self._lock = threading.RLock()
+        self._known: set[str] = set()
+
+    # -- DDL -------------------------------------------------------------------------------
+    def ensure_table(self, name: str) -> None:
+        if name in self._known:
+            return
+        tbl = schema.table(name)
+        cols = ", ".join(f"{_quote(c.name)} {c.duckdb_type}" for c in tbl.columns)
+        with self._lock:
+            self._con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(name)} ({cols})").fetchall()
+        self._known.add(name)
+
+    def ensure_tables(self, names: Iterable[str] | None = None) -> None:
+        for name in names or [*schema.SIGNIN_TABLES, schema.AUDIT_TABLE, schema.QUARANTINE_TABLE]:
+            self.ensure_table(name)
+
+    # -- data ------------------------------------------------------------------------------
+    def append(self, table: str, batches: Iterable[pa.RecordBatch], *, dedupe: bool = True) -> AppendResult:
+        tbl = schema.table(table)
+        self.ensure_table(table)
+        target = _quote(table)
+        col_list = ", ".join(_quote(c) for c in tbl.column_names)
+        offered = inserted = 0
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if batch.schema.names != tbl.column_names:
+                raise SchemaError(f"batch for {table} does not match the canonical column order")
+            offered += batch.num_rows
+            view = "_ew_incoming"
+            with self._lock:
+                self._con.register(view, batch)
+                try:
+                    before = self._count(table)
+                    if dedupe and tbl.key:
+                        key_match = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM b.{_quote(k)}" for k in tbl.key)
+                        partition = ", ".join(_quote(k) for k in tbl.key)
+                        self._con.execute(
+                            f"INSERT INTO {target} ({col_list}) "
+                            f"SELECT {col_list} FROM (SELECT * FROM {view} "
+                            f"QUALIFY row_number() OVER (PARTITION BY {partition}) = 1) b "
+                            f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_match})"
+                        ).fetchall()
+                    else:
+                        self._con.execute(f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {view}").fetchall()
+                    inserted += self._count(table) - before
+                except duckdb.Error as err:
+                    raise WarehouseError(f"append to {table} failed: {err}") from err
+                finally:
+                    self._con.unregister(view)
+        return AppendResult(offered=offered, inserted=inserted, duplicates=offered - inserted)
+
+    def _count(self, table: str) -> int:
+        return int(self._con.execute(f"SELECT count(*) FROM {_quote(table)}").fetchall()[0][0])
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        with self._lock:
+            try:
+                return self._con.execute(sql, params or []).to_arrow_table()
+            except duckdb.Error as err:
+                raise WarehouseError(f"query failed: {err}") from err
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self._lock:
+            try:
+                self._con.execute(sql, params or []).fetchall()
+            except duckdb.Error as err:
+                raise WarehouseError(f"statement failed: {err}") from err
+
+    def catalog(self) -> dict[str, dict[str, str]]:
+        rows = self.query(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        ).to_pylist()
+        result: dict[str, dict[str, str]] = {}
+        known = schema.tables()
+        for row in rows:
+            name, col = row["table_name"], row["column_name"]
+            if name in known and known[name].has_column(col):
+                kql_type = known[name].column(col).kql_type
+            else:
+                kql_type = _DUCK_TO_KQL.get(row["data_type"], "string")
+            result.setdefault(name, {})[col] = kql_type
+        return result
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The raw connection, for benchmarks and engine-specific tooling only."""
+        return self._con
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> DuckDBWarehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
