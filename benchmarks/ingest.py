@@ -1,0 +1,132 @@
+"""Ingest benchmark: entrawatch vs DuckDB's own ``read_json`` on the same diagnostic-settings file.
+
+Writes ``--size-mb`` (default 1024) of diagnostic-settings JSON lines built from the real
+DataDog/Elastic samples (every record gets fresh ids), then runs two child processes on it:
+
+1. ``entrawatch`` ingest (``ingest_paths`` into a fresh DuckDB file);
+2. the reference: ``CREATE TABLE t AS SELECT * FROM read_json(file, format='newline_delimited')``
+   into a fresh DuckDB file.
+
+Each child is measured from the parent (wall time, and peak RSS through ``resource.getrusage``
+of the waited-for child), so the figures include interpreter start-up and are honest. Prints
+records/s, MB/s, peak RSS and the entrawatch/reference ratio.
+
+    .venv/bin/python benchmarks/ingest.py --size-mb 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SAMPLES = [
+    "datadog-forwarder/sign_in_logs.json",
+    "datadog-forwarder/non_interactive_user_sign_in_logs.json",
+    "datadog-forwarder/service_principal_sign_in_logs.json",
+    "datadog-forwarder/managed_identity_sign_in_logs.json",
+    "datadog-forwarder/audit_logs.json",
+]
+
+_CHILD_ENTRAWATCH = """
+import sys
+from entrawatch.readers import ingest_paths
+from entrawatch.warehouse import DuckDBWarehouse
+wh = DuckDBWarehouse(sys.argv[2])
+report = ingest_paths([sys.argv[1]], wh)
+t = report.totals
+print(t.read, t.inserted, t.duplicates, t.quarantined)
+wh.close()
+"""
+
+_CHILD_REFERENCE = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[2])
+con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format='newline_delimited')", [sys.argv[1]]).fetchall()
+print(con.execute("SELECT count(*) FROM t").fetchall()[0][0])
+"""
+
+
+def _datasets() -> Path:
+    for base in (HERE.parent.parent / "shared", HERE.parent.parent.parent / "shared"):
+        if (base / "datasets").is_dir():
+            return base / "datasets"
+    sys.exit("../shared/datasets not found")
+
+
+def write_input(path: Path, size_mb: int, seed: int = 7) -> int:
+    """Write ~size_mb of JSON lines (records ~4 KB like the samples, ids varied). Returns records."""
+    rng = random.Random(seed)
+    templates = []
+    for rel in SAMPLES:
+        for line in (_datasets() / rel).read_text("utf-8").splitlines():
+            if line.strip():
+                templates.append(json.loads(line))
+    target = size_mb << 20
+    written = records = 0
+    with path.open("w", encoding="utf-8") as out:
+        while written < target:
+            record = rng.choice(templates)
+            props = dict(record["properties"])
+            new_id = str(uuid.UUID(int=rng.getrandbits(128)))
+            props["id"] = new_id
+            props["correlationId"] = str(uuid.UUID(int=rng.getrandbits(128)))
+            record = {**record, "properties": props, "correlationId": props["correlationId"]}
+            line = json.dumps(record, separators=(",", ":")) + "\n"
+            out.write(line)
+            written += len(line)
+            records += 1
+    return records
+
+
+def run_child(code: str, *args: str) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB, stdout) of a child Python process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"child failed:\n{proc.stderr}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: run the bigger one last or compare.
+    return seconds, max(peak, before) / 1024, proc.stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--workdir", default=None, help="where to write the input (default: a temp dir)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        data = work / "PT1H.json"
+        t0 = time.perf_counter()
+        records = write_input(data, args.size_mb)
+        size_mb = data.stat().st_size / (1 << 20)
+        print(f"input: {records:,} records, {size_mb:,.0f} MB ({time.perf_counter() - t0:.1f} s to write)")
+        # Reference first: RUSAGE_CHILDREN keeps the maximum, so a later, larger child shows.
+        ref_s, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(data), str(work / "ref.duckdb"))
+        ew_s, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "ew.duckdb"))
+        read, inserted, dups, quarantined = (int(x) for x in ew_out.split())
+        if read != records or inserted + dups + quarantined != read:
+            sys.exit(f"entrawatch counts do not reconcile: {ew_out} for {records} records")
+        print(f"reference read_json : {ref_s:7.1f} s  {records / ref_s:10,.0f} records/s  "
+              f"{size_mb / ref_s:7.1f} MB/s  peak RSS {ref_rss:,.0f} MB  ({ref_out} rows)")
+        note = "" if ew_rss >= ref_rss else " (<= reference)"
+        print(f"entrawatch ingest   : {ew_s:7.1f} s  {records / ew_s:10,.0f} records/s  "
+              f"{size_mb / ew_s:7.1f} MB/s  peak RSS {ew_rss:,.0f} MB{note}  "
+              f"(inserted {inserted:,}, duplicates {dups:,}, quarantined {quarantined:,})")
+        print(f"ratio entrawatch/reference: {ref_s / ew_s:.2f}x  (goal >= 0.8x); cpus={os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()

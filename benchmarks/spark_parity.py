@@ -1,0 +1,303 @@
+"""Rule-result parity and timings: the same data in DuckDB and Spark, the same rules on both.
+
+What it does, using whatever parts of entrawatch exist:
+
+1. Data. With the simulator and readers: simulate a small tenant, ingest the files into a DuckDB
+   warehouse and into a Spark warehouse (if the readers cannot write to Spark, the DuckDB tables
+   are copied over as Arrow, and the script says so). Without them: seeded synthetic sign-ins.
+2. Queries. With the KQL engine: every built-in rule's ``query`` (``content/rules/*.yaml``) run
+   through ``entrawatch.kql.run`` on both warehouses with the same fixed ``now`` (the simulation end
+   and the end of each scenario the rule names). Without it: a few hand-written SQL pairs.
+3. Prints, per rule: identical / identical up to array order / DIFFERENT / ERROR, row counts and
+   timings, then ingest figures.
+
+Run: ``.venv/bin/python benchmarks/spark_parity.py --users 60 --days 3``. Exit status 1 when any
+result differs, so CI can run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+
+from entrawatch import schema
+from entrawatch.warehouse import DuckDBWarehouse
+from entrawatch.warehouse.spark_warehouse import SparkWarehouse
+
+RULES_DIR = Path(__file__).resolve().parents[1] / "src" / "entrawatch" / "content" / "rules"
+
+
+def _optional(module: str, *names: str) -> tuple[Any, ...] | None:
+    """The named attributes of ``module``, or None while that part is not built yet."""
+    try:
+        mod = importlib.import_module(module)
+        return tuple(getattr(mod, name) for name in names)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _timed(action: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = action()
+    return value, time.perf_counter() - started
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
+def _synthetic(rows: int, seed: int, start: datetime) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Seeded sign-ins for when the simulator is not there yet (spray-like failures included)."""
+    rng = random.Random(seed)
+    for table in ("SigninLogs", "AADNonInteractiveUserSignInLogs"):
+        tbl = schema.table(table)
+        data: dict[str, list] = {name: [None] * rows for name in tbl.column_names}
+        data["Id"] = [f"{table}-{seed}-{i}" for i in range(rows)]
+        data["Type"] = [table] * rows
+        data["TimeGenerated"] = [start + timedelta(seconds=rng.randrange(3 * 86400)) for _ in range(rows)]
+        data["UserPrincipalName"] = [f"user{rng.randrange(200)}@contoso.com" for _ in range(rows)]
+        data["IPAddress"] = [f"203.0.113.{rng.randrange(40)}" for _ in range(rows)]
+        data["ResultType"] = [rng.choice(["0", "0", "0", "50126", "50074"]) for _ in range(rows)]
+        country = [rng.choice(["US", "GB", "RU"]) for _ in range(rows)]
+        data["LocationDetails"] = [json.dumps({"countryOrRegion": c}) for c in country]
+        yield table, pa.RecordBatch.from_pydict(data, schema=tbl.arrow_schema())
+
+
+def _copy_tables(source: DuckDBWarehouse, target: SparkWarehouse) -> dict[str, int]:
+    """Copy every canonical table as Arrow: the same rows in both engines, whatever the readers do."""
+    copied = {}
+    for name in source.catalog():
+        tbl = schema.table(name)
+        rows = source.query(f"SELECT * FROM {_quoted(name)}").cast(tbl.arrow_schema())
+        copied[name] = target.append(name, rows.to_batches(max_chunksize=200_000)).inserted
+    return copied
+
+
+def _quoted(name: str) -> str:
+    from sqlglot import exp
+
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def load_data(args: argparse.Namespace, duck: DuckDBWarehouse, spark: SparkWarehouse, work: Path) -> dict:
+    """Fill both warehouses; return what happened (source, timings, counts, truth)."""
+    sim = _optional("entrawatch.simulator", "simulate", "SimulationConfig")
+    readers = _optional("entrawatch.readers", "ingest_paths")
+    info: dict[str, Any] = {"truth": None}
+    if sim and readers:
+        simulate, config_cls = sim
+        (ingest_paths,) = readers
+        out = work / "sim"
+        config = config_cls(users=args.users, days=args.days, seed=args.seed)
+        result, info["simulate_s"] = _timed(lambda: simulate(config, out))
+        info["truth"] = json.loads(Path(result.truth_path).read_text("utf-8"))
+        report, info["duckdb_ingest_s"] = _timed(lambda: ingest_paths([out], duck))
+        info["source"] = f"simulator (users={args.users}, days={args.days}, seed={args.seed})"
+        info["duckdb_rows"] = {t: c.inserted for t, c in report.per_table.items()}
+        try:
+            report, info["spark_ingest_s"] = _timed(lambda: ingest_paths([out], spark))
+            info["spark_rows"] = {t: c.inserted for t, c in report.per_table.items()}
+            info["spark_path"] = "readers -> SparkWarehouse.append"
+        except Exception as err:  # report, then fall back so parity can still be measured
+            info["spark_path"] = f"readers failed on Spark ({type(err).__name__}: {err}); copied from DuckDB"
+            info["spark_rows"], info["spark_ingest_s"] = _timed(lambda: _copy_tables(duck, spark))
+        return info
+    missing = [name for name, part in (("simulator", sim), ("readers", readers)) if not part]
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    batches = list(_synthetic(args.rows, args.seed, start))
+    info["source"] = f"synthetic ({args.rows} rows per table; {', '.join(missing)} not available)"
+    for label, wh in (("duckdb", duck), ("spark", spark)):
+        counts, info[f"{label}_ingest_s"] = _timed(
+            lambda wh=wh: {table: wh.append(table, [batch]).inserted for table, batch in batches}
+        )
+        info[f"{label}_rows"] = counts
+    info["spark_path"] = "SparkWarehouse.append"
+    info["end"] = start + timedelta(days=3)
+    return info
+
+
+# -- comparison ----------------------------------------------------------------------------------
+
+
+def _row_key(row: dict) -> str:
+    return json.dumps(row, default=str, sort_keys=True)
+
+
+def _sorted_arrays(value: Any) -> Any:
+    """JSON arrays (make_set/make_list results) with their items sorted: Kusto leaves order open."""
+    if isinstance(value, str) and value[:1] == "[":
+        try:
+            items = json.loads(value)
+        except ValueError:
+            return value
+        return json.dumps(sorted(items, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
+    return value
+
+
+def compare(left: pa.Table, right: pa.Table) -> str:
+    """identical | identical up to array order | DIFFERENT (why)."""
+    if left.schema.names != right.schema.names:
+        return f"DIFFERENT columns {left.schema.names} vs {right.schema.names}"
+    if left.num_rows != right.num_rows:
+        return f"DIFFERENT row count {left.num_rows} vs {right.num_rows}"
+    left_rows = sorted(left.to_pylist(), key=_row_key)
+    right_rows = sorted(right.to_pylist(), key=_row_key)
+    if left_rows == right_rows:
+        types = [
+            f"{n}: {a} vs {b}"
+            for n, a, b in zip(left.schema.names, left.schema.types, right.schema.types, strict=True)
+            if a != b
+        ]
+        return "identical" + (f" (types differ: {'; '.join(types)})" if types else "")
+
+    def loose(rows: list[dict]) -> list[dict]:
+        return sorted(({k: _sorted_arrays(v) for k, v in row.items()} for row in rows), key=_row_key)
+
+    if loose(left_rows) == loose(right_rows):
+        return "identical up to array order"
+    for a, b in zip(left_rows, right_rows, strict=True):
+        if a != b:
+            diff = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+            return f"DIFFERENT first differing row: {json.dumps(diff, default=str)[:300]}"
+    return "DIFFERENT"
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+SQL_PAIRS = [
+    (
+        "failures per IP and day",
+        'SELECT IPAddress, CAST(TimeGenerated AS DATE) AS day, count(*) AS n FROM "SigninLogs" '
+        "WHERE ResultType <> '0' GROUP BY ALL",
+        "SELECT IPAddress, CAST(TimeGenerated AS DATE) AS day, count(*) AS n FROM SigninLogs "
+        "WHERE ResultType <> '0' GROUP BY IPAddress, CAST(TimeGenerated AS DATE)",
+    ),
+    (
+        "countries per user (JSON)",
+        "SELECT UserPrincipalName, count(DISTINCT json_extract_string(LocationDetails, '$.countryOrRegion')) AS n "
+        'FROM "SigninLogs" GROUP BY ALL',
+        "SELECT UserPrincipalName, count(DISTINCT get_json_object(LocationDetails, '$.countryOrRegion')) AS n "
+        "FROM SigninLogs GROUP BY UserPrincipalName",
+    ),
+]
+
+
+def _rule_nows(rule: dict, info: dict) -> list[datetime]:
+    """The fixed ``now`` values a rule is evaluated at: the data's end, and each named scenario's end."""
+    truth = info.get("truth")
+    if not truth:
+        return [info["end"]]
+    nows = [datetime.fromisoformat(truth["end"].replace("Z", "+00:00"))]
+    wanted = set((rule.get("entrawatch") or {}).get("scenarios") or [])
+    for scenario in truth.get("scenarios", []):
+        if scenario.get("id") in wanted and scenario.get("end"):
+            end = datetime.fromisoformat(scenario["end"].replace("Z", "+00:00"))
+            nows.append(end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+    return sorted(set(nows))[:4]
+
+
+def run_rules(duck: DuckDBWarehouse, spark: SparkWarehouse, info: dict, rules_dir: Path) -> list[dict]:
+    kql = _optional("entrawatch.kql", "run")
+    results = []
+    if kql is None:
+        print("entrawatch.kql.run is not available: comparing hand-written SQL pairs instead of rules")
+        for name, duck_sql, spark_sql in SQL_PAIRS:
+            left, duck_s = _timed(lambda sql=duck_sql: duck.query(sql))
+            right, spark_s = _timed(lambda sql=spark_sql: spark.query(sql))
+            results.append(
+                {
+                    "rule": name,
+                    "now": "-",
+                    "status": compare(left, right),
+                    "rows": (left.num_rows, right.num_rows),
+                    "duckdb_s": duck_s,
+                    "spark_s": spark_s,
+                }
+            )
+        return results
+    (run,) = kql
+    for path in sorted(rules_dir.glob("*.yaml")):
+        rule = yaml.safe_load(path.read_text("utf-8"))
+        for now in _rule_nows(rule, info):
+            entry: dict[str, Any] = {"rule": path.stem, "now": now.isoformat(), "rows": ("-", "-")}
+            try:
+                left, entry["duckdb_s"] = _timed(lambda q=rule["query"], n=now: run(q, duck, now=n))
+            except Exception as err:
+                entry.update(
+                    status=f"ERROR on duckdb: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
+                )
+                results.append(entry)
+                continue
+            try:
+                right, entry["spark_s"] = _timed(lambda q=rule["query"], n=now: run(q, spark, now=n))
+            except Exception as err:
+                entry.update(status=f"ERROR on spark: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+                entry["rows"] = (left.num_rows, "-")
+                results.append(entry)
+                continue
+            entry.update(status=compare(left, right), rows=(left.num_rows, right.num_rows))
+            results.append(entry)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rows", type=int, default=20_000, help="synthetic rows per table without the simulator"
+    )
+    parser.add_argument("--rules", type=Path, default=RULES_DIR)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the data here (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="ew-parity-") as tmp:
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        duck = DuckDBWarehouse(work / "parity.duckdb")
+        spark, spark_start_s = _timed(lambda: SparkWarehouse(work / "spark"))
+        try:
+            info = load_data(args, duck, spark, work)
+            if info.get("truth") is None and "end" not in info:
+                info["end"] = datetime.now(UTC)
+            results = run_rules(duck, spark, info, args.rules)
+        finally:
+            duck.close()
+            spark.close()
+
+    print(f"\ndata: {info['source']}; spark ingest path: {info['spark_path']}")
+    print(f"spark session start: {spark_start_s:.1f}s")
+    for label in ("duckdb", "spark"):
+        rows = info.get(f"{label}_rows", {})
+        total = sum(rows.values())
+        seconds = info.get(f"{label}_ingest_s", 0.0)
+        print(
+            f"{label:6} ingest: {total} rows in {seconds:.1f}s ({total / seconds if seconds else 0:,.0f} rows/s) {rows}"
+        )
+    print(f"\n{'rule':45} {'now':26} {'rows duck/spark':16} {'duck s':>7} {'spark s':>8}  result")
+    for entry in results:
+        rows = f"{entry['rows'][0]}/{entry['rows'][1]}"
+        duck_s = f"{entry['duckdb_s']:.2f}" if "duckdb_s" in entry else "-"
+        spark_s = f"{entry['spark_s']:.2f}" if "spark_s" in entry else "-"
+        print(
+            f"{entry['rule'][:45]:45} {entry['now'][:26]:26} {rows:16} {duck_s:>7} {spark_s:>8}  {entry['status']}"
+        )
+    same = sum(1 for e in results if e["status"].startswith("identical"))
+    print(f"\n{same}/{len(results)} identical")
+    return 0 if same == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

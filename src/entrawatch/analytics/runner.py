@@ -1,0 +1,208 @@
+"""Run rules over their windows: one KQL query per window, alerts de-duplicated, incidents grouped.
+
+For each rule the windows of ``scheduler.windows`` are evaluated oldest first with KQL ``now()``
+bound to the window end; the query decides what it reads (its ``ago()`` calls). A rule that fails
+to compile, run or map its entities is recorded in ``DetectionResult.errors`` and the others go on.
+
+De-duplication: an alert whose key (rule id + hash of the fired rows without time-bound columns,
+see ``alerts.py``) equals that of an earlier alert of the same rule whose window overlaps this
+window is dropped. Suppression (``suppressionEnabled``): a window is not evaluated while an alert of
+the rule ended a window less than ``suppressionDuration`` before. Both consult alerts already
+stored, so re-running a period, or running it in pieces, changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from entrawatch.analytics import store
+from entrawatch.analytics.alerts import Alert, build_alerts
+from entrawatch.analytics.incidents import IncidentBook
+from entrawatch.analytics.model import Rule
+from entrawatch.analytics.scheduler import Window, count_windows, windows
+from entrawatch.errors import EntrawatchError
+from entrawatch.warehouse.base import Warehouse
+
+#: (query, warehouse, now) -> result; ``entrawatch.kql.run`` by default, a fake in unit tests.
+QueryRunner = Callable[[str, Warehouse, datetime], pa.Table]
+#: Called with (windows done, windows total, rule name) after every window.
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class RuleRunError:
+    """A rule that could not be evaluated, with the window where it failed."""
+
+    rule_id: str
+    rule_name: str
+    message: str
+    window_end: datetime | None = None
+
+    def __str__(self) -> str:
+        return f"{self.rule_name} ({self.rule_id}): {self.message}"
+
+
+@dataclass
+class DetectionResult:
+    """What a detection run did."""
+
+    start: datetime
+    end: datetime
+    rules: int = 0
+    windows: int = 0
+    windows_suppressed: int = 0
+    alerts: int = 0
+    duplicates: int = 0
+    incidents_created: int = 0
+    incidents_updated: int = 0
+    errors: list[RuleRunError] = field(default_factory=list)
+    alerts_per_rule: dict[str, int] = field(default_factory=dict)
+    new_alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def incidents(self) -> int:
+        return self.incidents_created
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(), "end": self.end.isoformat(), "rules": self.rules,
+            "windows": self.windows, "windows_suppressed": self.windows_suppressed, "alerts": self.alerts,
+            "duplicates": self.duplicates, "incidents_created": self.incidents_created,
+            "incidents_updated": self.incidents_updated, "alerts_per_rule": self.alerts_per_rule,
+            "errors": [{"rule_id": e.rule_id, "rule_name": e.rule_name, "message": e.message,
+                        "window_end": e.window_end.isoformat() if e.window_end else None} for e in self.errors],
+        }
+
+
+def default_query_runner(query: str, warehouse: Warehouse, now: datetime) -> pa.Table:
+    from entrawatch import kql
+
+    return kql.run(query, warehouse, now=now)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _missing_columns(rule: Rule, result: pa.Table) -> list[str]:
+    names = set(result.column_names)
+    wanted = [fm.column for m in rule.entity_mappings for fm in m.fields]
+    wanted += list(rule.custom_details.values())
+    return sorted({c for c in wanted if c not in names})
+
+
+class _AlertLedger:
+    """Earlier alerts per rule, for overlap de-duplication and suppression."""
+
+    def __init__(self, stored: Iterable[store.StoredAlert]) -> None:
+        self.by_rule: dict[str, list[tuple[str, datetime, datetime]]] = defaultdict(list)
+        for alert in stored:
+            self.by_rule[alert.rule_id].append((alert.dedup_key, _utc(alert.window_start), _utc(alert.window_end)))
+
+    def is_duplicate(self, alert: Alert) -> bool:
+        return any(key == alert.dedup_key and end > alert.window.start and start < alert.window.end
+                   for key, start, end in self.by_rule.get(alert.rule_id, ()))
+
+    def suppressed(self, rule: Rule, window: Window) -> bool:
+        if not rule.suppression_enabled:
+            return False
+        return any(window.end - rule.suppression_duration < end < window.end
+                   for _key, _start, end in self.by_rule.get(rule.id, ()))
+
+    def add(self, alert: Alert) -> None:
+        self.by_rule[alert.rule_id].append((alert.dedup_key, alert.window.start, alert.window.end))
+
+
+def _rich_progress(total: int) -> tuple[ProgressCallback, Callable[[], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]detect[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), transient=True)
+    task = bar.add_task("", total=total)
+    bar.start()
+
+    def advance(done: int, _total: int, name: str) -> None:
+        bar.update(task, completed=done, description=name[:40])
+
+    return advance, bar.stop
+
+
+def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, end: datetime, *,
+                  progress: bool | ProgressCallback = False, query_runner: QueryRunner | None = None,
+                  load_data: bool = True) -> DetectionResult:
+    """Evaluate every rule over its windows ending in ``(start, end]`` and store alerts and incidents."""
+    start, end = _utc(start), _utc(end)
+    runner = query_runner or default_query_runner
+    scheduled = sorted((r for r in rules if not r.is_hunting), key=lambda r: r.id)
+    result = DetectionResult(start=start, end=end, rules=len(scheduled))
+    store.ensure_tables(warehouse)
+    if load_data:
+        from entrawatch.analytics.content_data import prepare_warehouse
+
+        prepare_warehouse(warehouse)
+    lookbehind = max((max(r.query_period, r.suppression_duration) for r in scheduled), default=timedelta(0))
+    ledger = _AlertLedger(store.load_alert_state(warehouse, start - lookbehind))
+
+    total = sum(count_windows(r.query_frequency, start, end) for r in scheduled)
+    callback, finish = (None, None)
+    if progress is True:
+        callback, finish = _rich_progress(total)
+    elif callable(progress):
+        callback = progress
+    done = 0
+    new_alerts: list[tuple[Rule, Alert]] = []
+    try:
+        for rule in scheduled:
+            count_before = len(new_alerts)
+            rule_windows = list(windows(rule.query_frequency, rule.query_period, start, end))
+            for index, window in enumerate(rule_windows):
+                done += 1
+                if ledger.suppressed(rule, window):
+                    result.windows_suppressed += 1
+                else:
+                    result.windows += 1
+                    try:
+                        table = runner(rule.query, warehouse, window.end)
+                        missing = _missing_columns(rule, table)
+                        if missing:
+                            raise EntrawatchError(f"query output lacks mapped column(s): {', '.join(missing)}")
+                    except EntrawatchError as err:
+                        result.errors.append(RuleRunError(rule.id, rule.name, str(err), window.end))
+                        done += len(rule_windows) - index - 1
+                        if callback:
+                            callback(done, total, rule.name)
+                        break
+                    for alert in build_alerts(rule, window, table):
+                        if ledger.is_duplicate(alert):
+                            result.duplicates += 1
+                            continue
+                        ledger.add(alert)
+                        new_alerts.append((rule, alert))
+                if callback:
+                    callback(done, total, rule.name)
+            result.alerts_per_rule[rule.id] = len(new_alerts) - count_before
+    finally:
+        if finish:
+            finish()
+
+    new_alerts.sort(key=lambda ra: (ra[1].window.end, ra[1].rule_id, ra[1].dedup_key))
+    result.new_alerts = [alert for _rule, alert in new_alerts]
+    result.alerts = store.write_alerts(warehouse, result.new_alerts)
+    max_lookback = max((r.incident.grouping.lookback for r in scheduled), default=timedelta(0))
+    existing, next_number = store.load_incidents(warehouse, start - max_lookback - max(
+        (r.query_period for r in scheduled), default=timedelta(0)))
+    known_numbers = {i.number for i in existing}
+    book = IncidentBook(existing, next_number)
+    for rule, alert in new_alerts:
+        book.place(rule, alert)
+    changed = book.changed
+    store.write_incidents(warehouse, changed)
+    result.incidents_created = sum(1 for i in changed if i.number not in known_numbers)
+    result.incidents_updated = len(changed) - result.incidents_created
+    return result

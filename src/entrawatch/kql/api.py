@@ -1,0 +1,96 @@
+"""Public entry points: compile KQL to SQL, and run it on a warehouse.
+
+``now`` binds ``now()``/``ago()`` so that a rule evaluated for a window is deterministic; it
+defaults to the current UTC time. The result of :func:`run` is cast to the Arrow types of the
+KQL result columns (long -> int64, timespan -> duration[us], dynamic -> JSON text...), so DuckDB
+and Spark return identical tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import entrawatch.kql.functions  # noqa: F401  (populates the function registries)
+from entrawatch.kql import ast
+from entrawatch.kql.compiler import Compiler
+from entrawatch.kql.parser import parse as _parse
+
+_ARROW = {
+    "string": pa.string(), "guid": pa.string(), "long": pa.int64(), "int": pa.int32(), "real": pa.float64(),
+    "decimal": pa.float64(), "bool": pa.bool_(), "datetime": pa.timestamp("us", tz="UTC"),
+    "timespan": pa.duration("us"), "dynamic": pa.string(),
+}
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """SQL for one dialect plus the KQL result columns (name -> KQL type, in order)."""
+
+    sql: str
+    columns: dict[str, str]
+    dialect: str
+    #: True when the result has a defined row order (sort/top/getschema at the end).
+    ordered: bool = False
+
+
+def parse(query: str) -> ast.Query:
+    """Parse KQL into the AST (raises KqlSyntaxError/KqlUnsupportedError with line:column)."""
+    return _parse(query)
+
+
+def _catalog(schema: Any) -> dict[str, dict[str, str]]:
+    if isinstance(schema, dict):
+        return schema
+    catalog = getattr(schema, "catalog", None)
+    if catalog is None:
+        raise TypeError("schema must be {table: {column: kql_type}} or a Warehouse")
+    return catalog()
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        return now.replace(tzinfo=UTC)
+    return now.astimezone(UTC)
+
+
+def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None) -> CompiledQuery:
+    """Compile and keep the result columns (what :func:`run` needs to type the output)."""
+    tree = _parse(query)
+    compiler = Compiler(_catalog(schema), dialect, _now(now), query)
+    sql, columns, ordered = compiler.compile(tree)
+    return CompiledQuery(sql.sql(dialect=dialect), columns, dialect, ordered)
+
+
+def compile(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None) -> str:  # noqa: A001
+    """KQL -> SQL text for ``dialect`` ("duckdb" or "spark")."""
+    return compile_query(query, schema, dialect, now).sql
+
+
+def conform(table: pa.Table, columns: dict[str, str]) -> pa.Table:
+    """Rename to Kusto's column names and cast to the Arrow type of each KQL type."""
+    arrays = []
+    for i, kql_type in enumerate(columns.values()):
+        array = table.column(i)
+        target = _ARROW[kql_type]
+        if array.type != target:
+            if kql_type == "timespan" and pa.types.is_integer(array.type):
+                array = pc.cast(array, pa.int64()).cast(target)
+            elif kql_type == "datetime" and pa.types.is_timestamp(array.type):
+                array = array.cast(pa.timestamp(array.type.unit, tz="UTC")).cast(target)
+            else:
+                array = array.cast(target)
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+def run(query: str, warehouse: Any, now: datetime | None = None) -> pa.Table:
+    """Compile for the warehouse's dialect, execute, and return Kusto-named, KQL-typed columns."""
+    compiled = compile_query(query, warehouse, getattr(warehouse, "dialect", "duckdb"), now)
+    return conform(warehouse.query(compiled.sql), compiled.columns)

@@ -1,0 +1,425 @@
+"""Split a source stream into records and decide its shape.
+
+Framing is the only per-record Python work, and it is kept minimal: JSON lines are handed on as
+raw text (DuckDB validates and parses them), JSON documents are streamed with ijson (a
+``{"records":[...]}`` blob or a Graph page is never loaded whole), CSV rows are turned into JSON
+objects. Records travel in bounded chunks of (line, index, raw JSON text, aggregated flag).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import ijson
+import orjson
+import pyarrow as pa
+
+from entrawatch import schema
+from entrawatch.readers import mapping
+from entrawatch.readers.mapping import DIAG, GRAPH, LA
+from entrawatch.readers.sources import SourceFile, buffered, read_head
+
+SHAPES = ("diagnostic", "graph", "loganalytics", "portal")
+SHAPE_FAMILY = {"diagnostic": DIAG, "graph": GRAPH, "loganalytics": LA}
+
+#: Chunk bounds: whichever is reached first. ~32 MB of text keeps memory flat at any file size.
+CHUNK_RECORDS = 20_000
+CHUNK_BYTES = 32 << 20
+
+INCOMING_SCHEMA = pa.schema([
+    pa.field("line", pa.int64()), pa.field("idx", pa.int64()), pa.field("raw", pa.string()),
+    pa.field("agg", pa.bool_()),
+])
+
+
+@dataclass
+class Reject:
+    """A record refused before SQL (bad UTF-8, a broken JSON document, an unknown shape)."""
+
+    line: int | None
+    idx: int
+    raw: str
+    reason: str
+    field: str | None = None
+
+
+@dataclass
+class Chunk:
+    """Up to :data:`CHUNK_RECORDS` records as an Arrow table, plus records refused in framing."""
+
+    table: pa.Table
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class Framed:
+    """A source with its detected shape and a lazy stream of chunks."""
+
+    shape: str
+    family: str
+    chunks: Iterator[Chunk]
+
+
+class _Builder:
+    """Accumulates records and emits bounded chunks."""
+
+    def __init__(self) -> None:
+        self.lines: list[int | None] = []
+        self.idxs: list[int] = []
+        self.raws: list[str] = []
+        self.aggs: list[bool] = []
+        self.rejects: list[Reject] = []
+        self.size = 0
+
+    def add(self, line: int | None, idx: int, raw: str, agg: bool = False) -> Chunk | None:
+        self.lines.append(line)
+        self.idxs.append(idx)
+        self.raws.append(raw)
+        self.aggs.append(agg)
+        self.size += len(raw)
+        if len(self.raws) >= CHUNK_RECORDS or self.size >= CHUNK_BYTES:
+            return self.flush()
+        return None
+
+    def reject(self, item: Reject) -> None:
+        self.rejects.append(item)
+
+    def flush(self) -> Chunk:
+        table = pa.Table.from_arrays(
+            [pa.array(self.lines, pa.int64()), pa.array(self.idxs, pa.int64()),
+             pa.array(self.raws, pa.string()), pa.array(self.aggs, pa.bool_())],
+            schema=INCOMING_SCHEMA,
+        )
+        chunk = Chunk(table, self.rejects)
+        self.__init__()
+        return chunk
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.raws or self.rejects)
+
+
+# -- shape detection ----------------------------------------------------------------------------
+
+_LA_TABLES = {*schema.SIGNIN_TABLES, schema.AUDIT_TABLE}
+
+
+def classify_record(record: object) -> str | None:
+    """The shape one record looks like, or None (documented in docs/ingest.md)."""
+    if not isinstance(record, dict):
+        return None
+    if "category" in record and ("properties" in record or "time" in record or "operationName" in record):
+        return "diagnostic"
+    if "TimeGenerated" in record or record.get("Type") in _LA_TABLES or (
+        "Category" in record and "OperationName" in record
+    ):
+        return "loganalytics"
+    if any(k in record for k in ("createdDateTime", "activityDateTime", "@odata.type")) or (
+        "id" in record and any(k[:1].islower() for k in record if k != "id")
+    ):
+        return "graph"
+    return None
+
+
+def _is_portal_name(hint: str) -> bool:
+    lowered = hint.lower()
+    return any(k in lowered for k in ("interactivesignins", "applicationsignins", "msisignins", "signins_"))
+
+
+def _resolve(shape: str | None, detected: str | None, hint: str) -> tuple[str, str]:
+    """(shape, family) from an explicit ``shape=``, or the detected one (None = unknown)."""
+    chosen = shape or detected
+    if chosen is None:
+        return "unknown", "unknown"
+    if chosen == "graph" and shape is None and _is_portal_name(hint):
+        chosen = "portal"
+    if chosen == "portal":
+        return "portal", GRAPH
+    return chosen, SHAPE_FAMILY[chosen]
+
+
+# -- JSON lines ---------------------------------------------------------------------------------
+
+def _json_lines(stream: io.BufferedReader, builder: _Builder) -> Iterator[Chunk]:
+    idx = 0
+    for number, data in enumerate(stream, start=1):
+        if not data.strip():
+            continue
+        try:
+            text = data.decode("utf-8").strip()
+        except UnicodeDecodeError as err:
+            builder.reject(Reject(number, idx, data.decode("utf-8", "replace").strip(), f"invalid UTF-8: {err.reason}"))
+            idx += 1
+            continue
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        chunk = builder.add(number, idx, text)
+        idx += 1
+        if chunk:
+            yield chunk
+
+
+def _sample_lines(head: bytes) -> object:
+    for data in head.splitlines()[:50]:
+        if data.strip():
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+    return None
+
+
+# -- JSON documents -----------------------------------------------------------------------------
+
+def _document_items(stream: io.BufferedReader) -> Iterator[object]:
+    """Records of a JSON document: array items, ``records``/``value`` items, or the object itself."""
+    events = ijson.parse(stream, use_float=True)
+    prefix, event, value = next(events)
+    if event == "start_array":
+        yield from ijson.items(_replay([(prefix, event, value)], events), "item")
+        return
+    if event != "start_map":
+        yield value
+        return
+    top: dict[str, object] = {}
+    found_items = False
+    for prefix, event, value in events:
+        if prefix == "" and event == "end_map":
+            break
+        if event != "map_key" or prefix != "":
+            continue
+        key = value
+        sub_prefix, sub_event, sub_value = next(events)
+        if key in ("records", "value") and sub_event == "start_array":
+            found_items = True
+            builder = None
+            depth = 0
+            for p, e, v in events:
+                if depth == 0 and e == "end_array":
+                    break
+                if builder is None:
+                    builder = ijson.ObjectBuilder()
+                builder.event(e, v)
+                if e in ("start_map", "start_array"):
+                    depth += 1
+                elif e in ("end_map", "end_array"):
+                    depth -= 1
+                if depth == 0:
+                    yield builder.value
+                    builder = None
+        else:
+            top[key] = _build(sub_event, sub_value, events)
+    if not found_items:
+        yield top
+
+
+def _replay(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def _build(event: str, value: object, events: Iterator) -> object:
+    if event not in ("start_map", "start_array"):
+        return value
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    for _, e, v in events:
+        builder.event(e, v)
+        if e in ("start_map", "start_array"):
+            depth += 1
+        elif e in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                break
+    return builder.value
+
+
+def _document_error(source: SourceFile) -> str:
+    """A precise message (line and column) for a broken JSON document."""
+    head = read_head(source, 16 << 20)
+    try:
+        json.loads(head.decode("utf-8", "replace"))
+    except json.JSONDecodeError as err:
+        return f"malformed JSON document: {err.msg} at line {err.lineno} column {err.colno}"
+    return "malformed JSON document"
+
+
+def _documents(source: SourceFile, stream: io.BufferedReader, builder: _Builder) -> Iterator[Chunk]:
+    idx = 0
+    items = _document_items(stream)
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            break
+        except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError) as err:
+            reason = _document_error(source) if not isinstance(err, UnicodeDecodeError) else f"invalid UTF-8: {err}"
+            raw = read_head(source).decode("utf-8", "replace")
+            builder.reject(Reject(None, idx, raw, f"{reason} (after {idx} complete records)"))
+            break
+        chunk = builder.add(None, idx, orjson.dumps(item).decode())
+        idx += 1
+        if chunk:
+            yield chunk
+
+
+def _sample_document(source: SourceFile) -> tuple[object, str | None]:
+    """(first record, container key) of a document, without reading more than needed."""
+    with source.opener() as handle:
+        stream = buffered(handle)
+        try:
+            container = None
+            if stream.peek(4096)[:4096].lstrip().startswith(b"{"):
+                for prefix, event, value in ijson.parse(stream):
+                    if prefix == "" and event == "map_key":
+                        if value in ("records", "value"):
+                            container = value
+                            break
+                    if prefix == "" and event == "end_map":
+                        break
+        except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
+            return None, None
+    with source.opener() as handle:
+        try:
+            return next(_document_items(buffered(handle))), container
+        except (StopIteration, ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
+            return None, container
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+def _la_header(header: str) -> str:
+    text = header.strip().lstrip("\ufeff")
+    return text[: -len(" [UTC]")].strip() if text.endswith("[UTC]") else text
+
+
+def _portal_row(headers: list[str], row: list[str]) -> dict[str, object]:
+    """A portal download row -> LA column names; unknown headers keep their names (-> ``_Extra``)."""
+    record: dict[str, object] = {}
+    device: dict[str, object] = {}
+    msi: dict[str, object] = {}
+    for header, value in zip(headers, row, strict=False):
+        if value == "":
+            continue
+        key = mapping.normalise_header(header)
+        if key == "location":
+            parts = [p.strip() for p in value.split(",")]
+            record["LocationDetails"] = {
+                "city": parts[0] if len(parts) > 2 else "", "state": parts[1] if len(parts) > 2 else "",
+                "countryOrRegion": parts[-1],
+            }
+            record["Location"] = parts[-1]
+        elif key in ("device id", "browser", "operating system", "compliant", "managed", "join type"):
+            name = {"device id": "deviceId", "operating system": "operatingSystem", "compliant": "isCompliant",
+                    "managed": "isManaged", "join type": "trustType"}.get(key, key)
+            device[name] = value
+        elif key in ("managed identity type", "associated resource id", "federated token id", "federated token issuer"):
+            name = {"managed identity type": "msiType", "associated resource id": "associatedResourceId",
+                    "federated token id": "federatedTokenId", "federated token issuer": "federatedTokenIssuer"}[key]
+            msi[name] = value
+        elif key in mapping.PORTAL_HEADERS and mapping.PORTAL_HEADERS[key] not in record:
+            record[mapping.PORTAL_HEADERS[key]] = value
+        else:
+            record[header.strip() if header.strip() not in record else f"{header.strip()} (2)"] = value
+    if device:
+        record["DeviceDetail"] = device
+    if msi:
+        record["ManagedServiceIdentity"] = msi
+    return record
+
+
+def _csv(stream: io.BufferedReader, shape: str, builder: _Builder) -> Iterator[Chunk]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    reader = csv.reader(text)
+    try:
+        headers = next(reader)
+    except StopIteration:
+        return
+    agg = any(mapping.normalise_header(h) in mapping.AGGREGATE_MARKERS for h in headers)
+    la_headers = [_la_header(h) for h in headers]
+    idx = 0
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if shape == "portal":
+            record = _portal_row(headers, row)
+        else:
+            record = {h: v for h, v in zip(la_headers, row, strict=False) if v != ""}
+        if len(row) > len(headers):
+            record["_ExtraCells"] = row[len(headers):]
+        chunk = builder.add(reader.line_num, idx, orjson.dumps(record).decode(), agg)
+        idx += 1
+        if chunk:
+            yield chunk
+
+
+def _csv_shape(head: bytes) -> str | None:
+    first = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
+    if not first:
+        return None
+    headers = {mapping.normalise_header(h) for h in next(csv.reader(first))}
+    if headers & mapping.PORTAL_MARKERS:
+        return "portal"
+    if "timegenerated" in headers or "timegenerated [utc]" in headers or "type" in headers or "id" in headers:
+        return "loganalytics"
+    return None
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+def frame(source: SourceFile, shape: str | None = None) -> Framed:
+    """Detect the shape of ``source`` (unless ``shape`` is given) and stream its records."""
+    with source.opener() as handle:
+        stream = buffered(handle)
+        head = stream.readline(16 << 20)
+        while head and not head.strip():
+            head = stream.readline(16 << 20)
+        head += stream.read(1 << 16)
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    kind: str
+    detected: str | None = None
+    if stripped.startswith(b"{") or stripped.startswith(b"["):
+        first_line = stripped.split(b"\n", 1)[0]
+        try:
+            first = orjson.loads(first_line)
+        except orjson.JSONDecodeError:
+            first = None
+        if isinstance(first, dict) and not any(isinstance(first.get(k), list) for k in ("records", "value")):
+            kind = "lines"
+            detected = classify_record(first)
+            if detected is None:
+                detected = classify_record(_sample_lines(head))
+        else:
+            kind = "document"
+            sample, container = _sample_document(source)
+            detected = classify_record(sample)
+            if detected is None and container == "records":
+                detected = "diagnostic"
+            elif detected is None and container == "value":
+                detected = "graph"
+    else:
+        kind = "csv"
+        detected = _csv_shape(head)
+    resolved_shape, family = _resolve(shape, detected, source.hint)
+    if kind == "csv" and family == GRAPH:
+        family = LA  # portal CSV rows are renamed into LA columns
+    return Framed(resolved_shape, family, _chunks(source, kind, resolved_shape, family))
+
+
+def _chunks(source: SourceFile, kind: str, shape: str, family: str) -> Iterator[Chunk]:
+    builder = _Builder()
+    with source.opener() as handle:
+        stream = buffered(handle)
+        if kind == "lines":
+            yield from _json_lines(stream, builder)
+        elif kind == "document":
+            yield from _documents(source, stream, builder)
+        else:
+            yield from _csv(stream, shape, builder)
+    if builder.pending:
+        yield builder.flush()

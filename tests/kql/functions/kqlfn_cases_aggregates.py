@@ -1,0 +1,3 @@
+"""Cases: aggregates."""
+
+CASES: list = []

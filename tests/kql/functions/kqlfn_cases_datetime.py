@@ -1,0 +1,3 @@
+"""Cases: datetime."""
+
+CASES: list = []

@@ -1,0 +1,3 @@
+"""Cases: dynamic."""
+
+CASES: list = []

@@ -1,0 +1,3 @@
+"""Cases: misc."""
+
+CASES: list = []
