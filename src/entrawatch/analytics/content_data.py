@@ -9,6 +9,7 @@ is idempotent and picks up edits.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def _kql_type(arrow_type: pa.DataType) -> str:
 
 def read_data_file(path: Path) -> tuple[Table, pa.Table]:
     """Parse one CSV into its Table definition and rows cast to the canonical Arrow types."""
+    stat = path.stat()
+    return _read_cached(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _read_cached(path: Path, _mtime: int, _size: int) -> tuple[Table, pa.Table]:
+    """Parsed once per file version: rule tests load the same CSVs into hundreds of warehouses."""
     try:
         data = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=False))
     except (pa.ArrowInvalid, OSError) as err:
@@ -63,14 +71,15 @@ def read_data_file(path: Path) -> tuple[Table, pa.Table]:
 def load_content_data(warehouse: Warehouse, directory: Path | None = None) -> list[str]:
     """Load every CSV under ``content/data`` as a table named after the file; returns the names."""
     folder = directory or content_dir() / "data"
-    names = []
+    names: list[str] = []
     if not folder.is_dir():
         return names
+    catalog = warehouse.catalog()
     for path in sorted(folder.glob("*.csv")):
         table, rows = read_data_file(path)
         schema.register_table(table)
         ident = exp.to_identifier(table.name, quoted=True).sql(dialect=warehouse.dialect)
-        existing = warehouse.catalog().get(table.name)
+        existing = catalog.get(table.name)
         if existing == table.kql_types():
             warehouse.execute(f"DELETE FROM {ident}")
         elif existing is not None:

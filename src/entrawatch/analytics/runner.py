@@ -86,6 +86,18 @@ def default_query_runner(query: str, warehouse: Warehouse, now: datetime) -> pa.
     return kql.run(query, warehouse, now=now)
 
 
+_kql_run = default_query_runner
+
+
+def _default_runner() -> QueryRunner:
+    """Compile each rule once per run (``prepared.py``) unless a test replaced the default."""
+    if default_query_runner is not _kql_run:
+        return default_query_runner
+    from entrawatch.analytics.prepared import CachingKqlRunner
+
+    return CachingKqlRunner()
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -138,7 +150,7 @@ def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, 
                   load_data: bool = True) -> DetectionResult:
     """Evaluate every rule over its windows ending in ``(start, end]`` and store alerts and incidents."""
     start, end = _utc(start), _utc(end)
-    runner = query_runner or default_query_runner
+    runner = query_runner or _default_runner()
     scheduled = sorted((r for r in rules if not r.is_hunting), key=lambda r: r.id)
     result = DetectionResult(start=start, end=end, rules=len(scheduled))
     store.ensure_tables(warehouse)

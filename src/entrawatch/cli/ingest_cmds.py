@@ -1,9 +1,129 @@
-"""CLI commands (placeholder until the owning module lands)."""
+"""``entrawatch ingest``, ``stats`` and ``quarantine``: thin faces over readers and stats.
+
+Exit codes: ``ingest`` returns 0 unless a file is unreadable, or ``--strict`` and something was
+quarantined (then 1); errors of the library (bad ``--shape``/``--table``) print one line (cli.main).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from entrawatch.readers import SHAPES, IngestReport, ingest_paths
+from entrawatch.stats import compute_stats, quarantine_reasons
+from entrawatch.warehouse import DEFAULT_DB, open_warehouse
+
+_DB_HELP = "DuckDB database file."
+
+
+def _print_report(report: IngestReport, console: Console) -> None:
+    table = Table(title="ingested")
+    for name in ("table", "read", "inserted", "duplicates", "quarantined"):
+        table.add_column(name, justify="left" if name == "table" else "right")
+    for name, counts in report.per_table.items():
+        table.add_row(name, *(f"{v:,}" for v in counts.as_dict().values()))
+    totals = report.totals
+    table.add_row("total", *(f"{v:,}" for v in totals.as_dict().values()), style="bold")
+    console.print(table)
+    for file_report in report.unreadable:
+        console.print(f"[red]unreadable[/red] {file_report.path}: {file_report.error}")
+    if totals.quarantined:
+        console.print(f"{totals.quarantined:,} records quarantined: see `entrawatch quarantine`")
+
+
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or directories (gzip and zip are read too)."),
+    db: Path = typer.Option(Path(DEFAULT_DB), "--db", help=_DB_HELP),
+    shape: str | None = typer.Option(None, "--shape", help=f"Skip detection: {', '.join(SHAPES)}."),
+    table: str | None = typer.Option(None, "--table", help="Force the target table of every record."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any record was quarantined."),
+) -> None:
+    """Read Entra ID logs in any supported shape into the warehouse (idempotent)."""
+    warehouse = open_warehouse(str(db))
+    try:
+        report = ingest_paths(paths, warehouse, shape=shape, table=table,
+                              progress=not as_json and sys.stderr.isatty())
+    finally:
+        warehouse.close()
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_report(report, Console())
+    if report.unreadable or (strict and report.totals.quarantined):
+        raise typer.Exit(1)
+
+
+def stats(
+    db: Path = typer.Option(Path(DEFAULT_DB), "--db", help=_DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Rows per table, time span, and sign-ins per stream per day."""
+    warehouse = open_warehouse(str(db), read_only=db.exists())
+    try:
+        result = compute_stats(warehouse)
+    finally:
+        warehouse.close()
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    console = Console()
+    tables = Table(title="tables")
+    for name in ("table", "rows", "aggregated", "first", "last"):
+        tables.add_column(name)
+    for item in result.tables:
+        tables.add_row(item.table, f"{item.rows:,}", f"{item.aggregated:,}", str(item.first or ""), str(item.last or ""))
+    console.print(tables)
+    if result.signins_per_day:
+        streams = sorted({s for counts in result.signins_per_day.values() for s in counts})
+        per_day = Table(title="sign-ins per stream per day")
+        per_day.add_column("day")
+        for stream in streams:
+            per_day.add_column(stream, justify="right")
+        for day, counts in sorted(result.signins_per_day.items()):
+            per_day.add_row(day.isoformat(), *(f"{counts.get(s, 0):,}" for s in streams))
+        console.print(per_day)
+    console.print(f"quarantined records: {result.quarantined:,}")
+
+
+def quarantine(
+    db: Path = typer.Option(Path(DEFAULT_DB), "--db", help=_DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    examples: int = typer.Option(3, "--examples", help="Locations shown per reason."),
+) -> None:
+    """Why records were quarantined: counts by reason, with file and record."""
+    warehouse = open_warehouse(str(db), read_only=db.exists())
+    try:
+        reasons = quarantine_reasons(warehouse, examples=examples)
+    finally:
+        warehouse.close()
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in reasons], indent=2))
+        return
+    if not reasons:
+        typer.echo("nothing quarantined")
+        return
+    console = Console()
+    out = Table(title="quarantine")
+    out.add_column("count", justify="right")
+    out.add_column("reason")
+    out.add_column("where")
+    for reason in reasons:
+        where = "\n".join(
+            f"{f}:{line if line is not None else '-'} (record {rec}{', field ' + fld if fld else ''})"
+            for f, line, rec, fld in reason.examples
+        )
+        out.add_row(f"{reason.count:,}", reason.reason, where)
+    console.print(out)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``ingest``, ``stats`` and ``quarantine`` to the app."""
+    app.command("ingest")(ingest)
+    app.command("stats")(stats)
+    app.command("quarantine")(quarantine)

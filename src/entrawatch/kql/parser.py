@@ -300,8 +300,15 @@ class Parser(ExprParser):
         names: list[str] = []
         while True:
             if self.at_punct("*"):
-                self.advance()
-                names.append("*")
+                star = self.advance()
+                name = "*"
+                if self.tok.kind == IDENT and self.tok.start == star.end:
+                    ident = self.advance()
+                    name += ident.text
+                    if self.at_punct("*") and self.tok.start == ident.end:
+                        self.advance()
+                        name += "*"
+                names.append(name)
             else:
                 tok = self.expect_ident("a column name")
                 name = tok.text

@@ -44,6 +44,13 @@ NAME_FROM_FIRST_ARG = frozenset({
 })
 
 
+def paren(e: exp.Expression) -> exp.Expression:
+    """Parenthesise operator expressions (sqlglot's Binary nodes are also Funcs, so test them first)."""
+    if isinstance(e, exp.Binary | exp.Not | exp.Neg | exp.Between | exp.In | exp.Is | exp.Unary):
+        return exp.Paren(this=e)
+    return e
+
+
 def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
@@ -159,7 +166,7 @@ class ScalarLowerer:
             raise self.semantic(f"unary {node.op} needs a number or timespan, not {operand.kql_type}", node)
         if node.op == "+":
             return operand
-        return Typed(exp.Neg(this=_sql.paren(operand.expr)), operand.kql_type)
+        return Typed(exp.Neg(this=paren(operand.expr)), operand.kql_type)
 
     def _lower_binary(self, node: ast.Binary) -> Typed:
         op = node.op
@@ -169,7 +176,7 @@ class ScalarLowerer:
                 if side.kql_type != "bool":
                     raise self.semantic(f"'{op}' needs bool operands, not {side.kql_type}", part)
             cls = exp.And if op == "and" else exp.Or
-            return Typed(cls(this=_sql.paren(left.expr), expression=_sql.paren(right.expr)), "bool")
+            return Typed(cls(this=paren(left.expr), expression=paren(right.expr)), "bool")
         left, right = self.lower(node.left), self.lower(node.right)
         if op in _ARITH:
             return self._arithmetic(op, left, right, node)
@@ -191,7 +198,7 @@ class ScalarLowerer:
     def _case_insensitive_equal(self, op: str, left: Typed, right: Typed) -> Typed:
         left, right = self._stringish(left), self._stringish(right)
         eq = exp.EQ(this=exp.Lower(this=self.nonnull(left)), expression=exp.Lower(this=self.nonnull(right)))
-        return Typed(eq if op == "=~" else exp.Not(this=_sql.paren(eq)), "bool")
+        return Typed(eq if op == "=~" else exp.Not(this=paren(eq)), "bool")
 
     def nonnull(self, value: Typed) -> exp.Expression:
         """Kusto strings are never null: computed string expressions are coalesced to ''."""
@@ -201,7 +208,7 @@ class ScalarLowerer:
 
     def _arithmetic(self, op: str, left: Typed, right: Typed, node: ast.Node) -> Typed:
         lt, rt = left.kql_type, right.kql_type
-        le, re_ = _sql.paren(left.expr), _sql.paren(right.expr)
+        le, re_ = paren(left.expr), paren(right.expr)
         d = self.dialect
         if lt in NUMERIC and rt in NUMERIC:
             kql_type = unify_numeric(lt, rt)
@@ -265,7 +272,7 @@ class ScalarLowerer:
             le, re_ = self.coerce_pair(left, right, op)
         except KqlSemanticError as err:
             raise self.semantic(err.reason, node) from None
-        return Typed(_CMP[op](this=_sql.paren(le), expression=_sql.paren(re_)), "bool")
+        return Typed(_CMP[op](this=paren(le), expression=paren(re_)), "bool")
 
     def _lower_between(self, node: ast.Between) -> Typed:
         value, low, high = self.lower(node.left), self.lower(node.low), self.lower(node.high)
@@ -273,8 +280,8 @@ class ScalarLowerer:
             high = Typed(_sql.add_micros(low.expr, high.expr, self.dialect), "datetime")
         lo_l, lo_r = self.coerce_pair(value, low, ">=")
         hi_l, hi_r = self.coerce_pair(value, high, "<=")
-        cond = exp.And(this=exp.GTE(this=_sql.paren(lo_l), expression=_sql.paren(lo_r)),
-                       expression=exp.LTE(this=_sql.paren(hi_l), expression=_sql.paren(hi_r)))
+        cond = exp.And(this=exp.GTE(this=paren(lo_l), expression=paren(lo_r)),
+                       expression=exp.LTE(this=paren(hi_l), expression=paren(hi_r)))
         if node.negated:
             return Typed(exp.Not(this=exp.Paren(this=cond)), "bool")
         return Typed(cond, "bool")
@@ -300,7 +307,7 @@ class ScalarLowerer:
         left_expr = self.nonnull(left)
         for item in items:
             if isinstance(item.expr, exp.Select):
-                conditions.append(exp.In(this=_sql.paren(left_expr), query=exp.Subquery(this=item.expr)))
+                conditions.append(exp.In(this=paren(left_expr), query=exp.Subquery(this=item.expr)))
                 continue
             try:
                 le, re_ = self.coerce_pair(left, item, "==")
@@ -309,11 +316,11 @@ class ScalarLowerer:
             exprs.append(re_)
             left_expr = le
         if exprs:
-            conditions.insert(0, exp.In(this=_sql.paren(left_expr), expressions=exprs))
+            conditions.insert(0, exp.In(this=paren(left_expr), expressions=exprs))
         result = conditions[0]
         for extra in conditions[1:]:
             result = exp.Or(this=result, expression=extra)
-        return _sql.paren(result) if len(conditions) > 1 else result
+        return paren(result) if len(conditions) > 1 else result
 
     def list_items(self, node: ast.InList) -> list[Typed]:
         """The right side of ``in``: literals, a dynamic array (literal or let) or a subquery."""
@@ -414,7 +421,7 @@ class ScalarLowerer:
         if len(node.args) != 1:
             raise self.semantic("not() expects 1 argument", node)
         value = self.lower(node.args[0])
-        return Typed(exp.Not(this=_sql.paren(value.expr)), "bool")
+        return Typed(exp.Not(this=paren(value.expr)), "bool")
 
     def _call_column_ifexists(self, node: ast.Call) -> Typed:
         if len(node.args) != 2 or not isinstance(node.args[0], ast.Literal) or node.args[0].kind != "string":
@@ -443,4 +450,4 @@ class ScalarLowerer:
         if span.kql_type != "timespan":
             raise self.semantic("ago() expects a timespan", node)
         now = _sql.literal(self.compiler.now, "datetime", self.dialect)
-        return Typed(_sql.add_micros(now.expr, exp.Neg(this=_sql.paren(span.expr)), self.dialect), "datetime")
+        return Typed(_sql.add_micros(now.expr, exp.Neg(this=paren(span.expr)), self.dialect), "datetime")

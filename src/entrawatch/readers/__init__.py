@@ -118,7 +118,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     _check_args(shape, table)
     report = IngestReport()
     ingested_at = datetime.now(UTC)
-    normalizer = Normalizer()
+    normalizer = Normalizer(warehouse)
     bar = Progress(enabled=progress)
     try:
         for source in iter_sources(paths):
@@ -146,15 +146,10 @@ def _ingest_file(source: SourceFile, warehouse: Warehouse, normalizer: Normalize
                 file_report.counts(target).read += count
             for target, count in result.quarantined.items():
                 file_report.counts(target).quarantined += count
-            for target, count in result.repeated.items():
+            for target, count in result.inserted.items():
+                file_report.counts(target).inserted += count
+            for target, count in result.duplicates.items():
                 file_report.counts(target).duplicates += count
-            for target, rows in result.valid.items():
-                appended = warehouse.append(target, rows.to_batches())
-                counts = file_report.counts(target)
-                counts.inserted += appended.inserted
-                counts.duplicates += appended.duplicates
-            for rows in result.quarantine:
-                warehouse.append(schema.QUARANTINE_TABLE, rows.to_batches())
             bar.advance(sum(result.read.values()))
     except OSError as err:
         file_report.error = f"cannot read: {err}"

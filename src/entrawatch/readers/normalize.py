@@ -1,21 +1,29 @@
-"""Run the generated SQL over one chunk: stage, route, normalize, split valid rows from quarantine.
+"""Run the generated SQL over one chunk and store the result: canonical rows or quarantine rows.
 
-A private in-memory DuckDB connection does the work, whatever the warehouse engine is: the
-result is Arrow shaped like the canonical tables, handed to ``Warehouse.append`` (which dedupes
-by key inside the engine). So the same normalizer feeds DuckDB and Spark warehouses.
+With a :class:`DuckDBWarehouse` the SQL runs on the warehouse's own connection and rows go
+straight from the staging temp tables into the target table with an anti-join on ``Id`` (no
+Arrow round trip, no second JSON validation). Any other warehouse (Spark) gets Arrow batches
+through ``Warehouse.append`` from a private in-memory DuckDB, so the normalizer is the same.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from entrawatch import schema
 from entrawatch.readers import mapping, sqlgen
 from entrawatch.readers.framing import Chunk, Reject
+from entrawatch.warehouse.base import Warehouse
+from entrawatch.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+_NORM = "_ew_norm"
+_REJECTS = "_ew_rejects"
 
 _QUARANTINE_SELECT = """
 SELECT CAST(? AS TIMESTAMPTZ) AS "QuarantinedAt", CAST(? AS VARCHAR) AS "SourceFile",
@@ -27,94 +35,132 @@ FROM {source} WHERE _reason IS NOT NULL
 
 
 @dataclass
-class ChunkResult:
-    """Valid canonical rows per table, quarantine rows, and records read per target table."""
+class ChunkCounts:
+    """What one chunk did, per target table."""
 
-    valid: dict[str, pa.Table] = field(default_factory=dict)
-    quarantine: list[pa.Table] = field(default_factory=list)
-    read: dict[str, int] = field(default_factory=dict)
-    quarantined: dict[str, int] = field(default_factory=dict)
-    #: Valid rows dropped because an earlier record of the same chunk had the same Id.
-    repeated: dict[str, int] = field(default_factory=dict)
+    read: Counter = field(default_factory=Counter)
+    inserted: Counter = field(default_factory=Counter)
+    duplicates: Counter = field(default_factory=Counter)
+    quarantined: Counter = field(default_factory=Counter)
+
+
+def _q(name: str) -> str:
+    return sqlgen.ident(name).sql(dialect="duckdb")
+
+
+def _literal(text: str) -> str:
+    return exp.Literal.string(text).sql(dialect="duckdb")
 
 
 class Normalizer:
-    """One DuckDB connection reused across chunks (DuckDB parallelises each statement)."""
+    """Stages and normalizes chunks, then stores them in ``warehouse``."""
 
-    def __init__(self, *, threads: int | None = None, memory_limit: str = "1GB") -> None:
-        self.con = duckdb.connect(":memory:")
-        self._run("SET TimeZone = 'UTC'")
-        self._run(f"SET memory_limit = {_literal(memory_limit)}")
-        if threads:
-            self._run(f"SET threads = {int(threads)}")
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.direct = isinstance(warehouse, DuckDBWarehouse)
+        if self.direct:
+            self.con = warehouse.connection  # type: ignore[attr-defined]
+        else:
+            self.con = duckdb.connect(":memory:")
+            self._run("SET TimeZone = 'UTC'")
+            self._run(f"SET memory_limit = {_literal('1GB')}")
 
     def _run(self, sql: str, params: list | None = None) -> list:
         return self.con.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
-        self.con.close()
+        for name in (sqlgen.STAGE, _NORM):
+            self._run(f"DROP TABLE IF EXISTS {name}")
+        if not self.direct:
+            self.con.close()
 
     def process(self, chunk: Chunk, *, family: str, shape: str, source_file: str, forced_table: str | None,
-                name_table: str | None, ingested_at: datetime) -> ChunkResult:
-        result = ChunkResult()
-        qschema = schema.table(schema.QUARANTINE_TABLE).arrow_schema()
-        if chunk.rejects:
-            result.quarantine.append(self._rejects(chunk.rejects, shape, source_file, forced_table, ingested_at))
-            key = forced_table or mapping.UNKNOWN_TABLE
-            result.read[key] = result.read.get(key, 0) + len(chunk.rejects)
-            result.quarantined[key] = result.quarantined.get(key, 0) + len(chunk.rejects)
-        if chunk.table.num_rows == 0:
-            return result
+                name_table: str | None, ingested_at: datetime) -> ChunkCounts:
+        counts = ChunkCounts()
+        rejects = list(chunk.rejects)
         if family == "unknown":
-            rejects = [Reject(line, idx, raw, "unknown shape: not a diagnostic record, Graph object or Log Analytics row")
-                       for line, idx, raw in zip(chunk.table.column("line").to_pylist(), chunk.table.column("idx").to_pylist(),
-                                                 chunk.table.column("raw").to_pylist(), strict=True)]
-            return self._merge(result, self.process(Chunk(chunk.table.slice(0, 0), rejects), family=family, shape=shape,
-                                                    source_file=source_file, forced_table=forced_table,
-                                                    name_table=name_table, ingested_at=ingested_at))
-        self.con.register(sqlgen.INCOMING, chunk.table)
+            rejects += [Reject(line, idx, raw, "unknown shape: not a diagnostic record, Graph object or Log Analytics row")
+                        for line, idx, raw in zip(chunk.table.column("line").to_pylist(),
+                                                  chunk.table.column("idx").to_pylist(),
+                                                  chunk.table.column("raw").to_pylist(), strict=True)]
+        elif chunk.table.num_rows:
+            self._stage(chunk.table, family, forced_table, name_table)
+            self._normalize(counts, family, shape, source_file, forced_table, ingested_at)
+        if rejects:
+            key = forced_table or mapping.UNKNOWN_TABLE
+            counts.read[key] += len(rejects)
+            counts.quarantined[key] += len(rejects)
+            self._quarantine_rejects(rejects, shape, source_file, key, ingested_at)
+        return counts
+
+    def _stage(self, table: pa.Table, family: str, forced_table: str | None, name_table: str | None) -> None:
+        self.con.register(sqlgen.INCOMING, table)
         try:
             self._run(f"CREATE OR REPLACE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_sql(family)}",
                       [forced_table, name_table])
         finally:
             self.con.unregister(sqlgen.INCOMING)
+
+    def _normalize(self, counts: ChunkCounts, family: str, shape: str, source_file: str,
+                   forced_table: str | None, ingested_at: datetime) -> None:
         stage_target = f"coalesce(_target, {_literal(forced_table or mapping.UNKNOWN_TABLE)})"
         for target, total, bad in self._run(
             f"SELECT {stage_target}, count(*), count(_reason) FROM {sqlgen.STAGE} GROUP BY ALL"
         ):
-            result.read[target] = result.read.get(target, 0) + total
-            result.quarantined[target] = result.quarantined.get(target, 0) + bad
-        qsql = _QUARANTINE_SELECT.format(target=stage_target, field="CAST(NULL AS VARCHAR)", source=sqlgen.STAGE)
-        staged_bad = self.con.execute(qsql, [ingested_at, source_file, shape, source_file]).to_arrow_table()
-        if staged_bad.num_rows:
-            result.quarantine.append(staged_bad.cast(qschema))
+            counts.read[target] += total
+            counts.quarantined[target] += bad
+        qparams = [ingested_at, source_file, shape, source_file]
+        self._store_quarantine(_QUARANTINE_SELECT.format(target=stage_target, field="CAST(NULL AS VARCHAR)",
+                                                         source=sqlgen.STAGE), qparams)
         targets = [row[0] for row in self._run(
             f"SELECT DISTINCT _target FROM {sqlgen.STAGE} WHERE _reason IS NULL ORDER BY 1")]
         for target in targets:
-            tbl = schema.table(target)
-            self._run(f"CREATE OR REPLACE TEMP TABLE _ew_norm AS {sqlgen.normalize_sql(family, target)}",
+            self._run(f"CREATE OR REPLACE TEMP TABLE {_NORM} AS {sqlgen.normalize_sql(family, target)}",
                       [source_file, shape, ingested_at])
-            cols = ", ".join(sqlgen.ident(c).sql(dialect="duckdb") for c in tbl.column_names)
-            # First occurrence in source order wins when a chunk repeats an Id (real exports do).
-            valid = self.con.execute(
-                f"SELECT {cols} FROM _ew_norm WHERE _reason IS NULL "
-                f"QUALIFY row_number() OVER (PARTITION BY \"Id\" ORDER BY idx) = 1 ORDER BY idx"
-            ).to_arrow_table()
-            total_valid = self._run("SELECT count(*) FROM _ew_norm WHERE _reason IS NULL")[0][0]
-            result.repeated[target] = result.repeated.get(target, 0) + total_valid - valid.num_rows
-            if valid.num_rows:
-                result.valid[target] = _cast(valid, tbl.arrow_schema())
-            bad = self.con.execute(
-                _QUARANTINE_SELECT.format(target=_literal(target), field="_field", source="_ew_norm"),
-                [ingested_at, source_file, shape, source_file],
-            ).to_arrow_table()
-            if bad.num_rows:
-                result.quarantine.append(bad.cast(qschema))
-                result.quarantined[target] = result.quarantined.get(target, 0) + bad.num_rows
-        return result
+            valid, bad = self._run(f"SELECT count(*) - count(_reason), count(_reason) FROM {_NORM}")[0]
+            counts.quarantined[target] += bad
+            inserted = self._store_valid(target) if valid else 0
+            counts.inserted[target] += inserted
+            counts.duplicates[target] += valid - inserted
+            if bad:
+                self._store_quarantine(_QUARANTINE_SELECT.format(target=_literal(target), field="_field", source=_NORM),
+                                       qparams)
 
-    def _rejects(self, rejects: list[Reject], shape: str, source_file: str, forced_table: str | None,
-                 ingested_at: datetime) -> pa.Table:
+    def _store_valid(self, target: str) -> int:
+        """Insert the chunk's valid rows; first occurrence (source order) of an Id wins."""
+        tbl = schema.table(target)
+        cols = ", ".join(_q(c) for c in tbl.column_names)
+        dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1'
+        if self.direct:
+            self.warehouse.ensure_table(target)
+            return int(self._run(
+                f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {_NORM} n WHERE _reason IS NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {_q(target)} t WHERE t.\"Id\" = n.\"Id\") {dedupe}"
+            )[0][0])
+        rows = self.con.execute(f"SELECT {cols} FROM {_NORM} WHERE _reason IS NULL {dedupe} ORDER BY idx").to_arrow_table()
+        repeated = self._run(f"SELECT count(*) FROM {_NORM} WHERE _reason IS NULL")[0][0] - rows.num_rows
+        result = self.warehouse.append(target, _cast(rows, tbl.arrow_schema()).to_batches())
+        assert result.offered + repeated >= result.inserted
+        return result.inserted
+
+    def _store_quarantine(self, select_sql: str, params: list) -> None:
+        qtable = schema.table(schema.QUARANTINE_TABLE)
+        if self.direct:
+            self.warehouse.ensure_table(schema.QUARANTINE_TABLE)
+            cols = ", ".join(_q(c) for c in qtable.column_names)
+            self._run(
+                f"INSERT INTO {_q(qtable.name)} ({cols}) SELECT {cols} FROM ({select_sql}) q "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {_q(qtable.name)} t WHERE t.\"RecordHash\" = q.\"RecordHash\") "
+                f'QUALIFY row_number() OVER (PARTITION BY "RecordHash") = 1',
+                params,
+            )
+            return
+        rows = self.con.execute(select_sql, params).to_arrow_table()
+        if rows.num_rows:
+            self.warehouse.append(qtable.name, _cast(rows, qtable.arrow_schema()).to_batches())
+
+    def _quarantine_rejects(self, rejects: list[Reject], shape: str, source_file: str, target: str,
+                            ingested_at: datetime) -> None:
         table = pa.table({
             "line": pa.array([r.line for r in rejects], pa.int64()),
             "idx": pa.array([r.idx for r in rejects], pa.int64()),
@@ -122,31 +168,14 @@ class Normalizer:
             "_reason": pa.array([r.reason for r in rejects], pa.string()),
             "_field": pa.array([r.field for r in rejects], pa.string()),
         })
-        self.con.register("_ew_rejects", table)
+        self.con.register(_REJECTS, table)
         try:
-            sql = _QUARANTINE_SELECT.format(target=_literal(forced_table or mapping.UNKNOWN_TABLE), field="_field",
-                                            source="_ew_rejects")
-            out = self.con.execute(sql, [ingested_at, source_file, shape, source_file]).to_arrow_table()
+            self._store_quarantine(
+                _QUARANTINE_SELECT.format(target=_literal(target), field="_field", source=_REJECTS),
+                [ingested_at, source_file, shape, source_file],
+            )
         finally:
-            self.con.unregister("_ew_rejects")
-        return out.cast(schema.table(schema.QUARANTINE_TABLE).arrow_schema())
-
-    @staticmethod
-    def _merge(into: ChunkResult, other: ChunkResult) -> ChunkResult:
-        into.quarantine += other.quarantine
-        for key, value in other.read.items():
-            into.read[key] = into.read.get(key, 0) + value
-        for key, value in other.quarantined.items():
-            into.quarantined[key] = into.quarantined.get(key, 0) + value
-        for key, value in other.valid.items():
-            into.valid[key] = value
-        return into
-
-
-def _literal(text: str) -> str:
-    from sqlglot import exp
-
-    return exp.Literal.string(text).sql(dialect="duckdb")
+            self.con.unregister(_REJECTS)
 
 
 def _cast(table: pa.Table, target: pa.Schema) -> pa.Table:
@@ -165,8 +194,7 @@ def parse_times(texts: list[str | None]) -> list[datetime | None]:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
-        incoming = pa.table({"t": pa.array(texts, pa.string())})
-        con.register(sqlgen.INCOMING, incoming)
+        con.register(sqlgen.INCOMING, pa.table({"t": pa.array(texts, pa.string())}))
         return [row[0] for row in con.execute(sqlgen.parse_times_sql()).fetchall()]
     finally:
         con.close()

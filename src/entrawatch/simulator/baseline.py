@@ -41,7 +41,8 @@ class Session:
     ip: str
     place: Place
     refresh: tuple[tuple[str, str, float], ...]
-    templates: dict = field(default_factory=dict)  # (app, resource) -> template refresh event
+    template: ev.Event | None = None  # the session's first refresh: the shape of all later ones
+    correlations: dict = field(default_factory=dict)  # app -> correlation id (a client reuses it)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Baseline:
         self.apps = data.FIRST_PARTY_APPS
         self.disabled_announced = False
         self.templates: dict[tuple, ev.Event] = {}
+        self.app_parts: dict[tuple[str, str], dict] = {}
 
     # --- users -------------------------------------------------------------------------------------------
 
@@ -187,17 +189,32 @@ class Baseline:
                                               session_id=session.session_id, error=NI_FAILURES[int(rng.random() * 3)],
                                               auth="none", ca_outcome="mfa_admin" if user.is_admin else "mfa"))
                     continue
-                template = session.templates.get((app_name, resource))
-                if template is None:
-                    template = ev.user_signin(tenant, rng, t, user, session.device, self.apps[app_name], resource,
-                                              session.ip, session.place, interactive=False,
-                                              session_id=session.session_id, auth="none",
-                                              ca_outcome="mfa_admin" if user.is_admin else "mfa")
-                    session.templates[(app_name, resource)] = template
-                    out.append(template)
-                else:
-                    out.append(ev.from_template(template, rng, t, 40, 360))
+                correlation = session.correlations.get(app_name)
+                if correlation is None:
+                    correlation = session.correlations[app_name] = guid(rng)
+                if session.template is None:
+                    session.template = ev.user_signin(
+                        tenant, rng, t, user, session.device, self.apps[app_name], resource, session.ip,
+                        session.place, interactive=False, session_id=session.session_id, auth="none",
+                        ca_outcome="mfa_admin" if user.is_admin else "mfa", correlation_id=correlation)
+                    out.append(session.template)
+                    continue
+                part = self._app_part(app_name, resource, correlation)
+                out.append(ev.from_template(session.template, rng, t, 40, 360, part))
         state.sessions = [s for s in state.sessions if s.end > hour_end]
+
+    def _app_part(self, app_name: str, resource: str, correlation: str) -> dict:
+        """The app- and resource-specific fields of a refresh, shared by every session (memory stays flat)."""
+        key = (app_name, resource)
+        part = self.app_parts.get(key)
+        if part is None:
+            app = self.apps[app_name]
+            resource_id, resource_name = data.RESOURCES[resource]
+            part = self.app_parts[key] = {
+                "appId": app.app_id, "appDisplayName": app.name, "resourceDisplayName": resource_name,
+                "resourceId": resource_id, "resourceServicePrincipalId": self.tenant.resource_sp_ids[resource],
+                "conditionalAccessAudiences": ev.audiences(resource_id)}
+        return dict(part, correlationId=correlation)
 
     # --- workloads ---------------------------------------------------------------------------------------
 

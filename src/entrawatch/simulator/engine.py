@@ -131,7 +131,7 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
 
     truth = {
         "generator": "entrawatch-simulator", "seed": config.seed, "start": iso_seconds(start),
-        "end": iso_seconds(end), "users": config.users, "days": config.days, "tenant_id": tenant.tenant_id,
+        "end": iso_seconds(end), "users": len(tenant.users), "days": config.days, "tenant_id": tenant.tenant_id,
         "workspace_id": tenant.workspace_id, "format": config.format, "counts": counts,
         "scenarios": truth_entries,
     }

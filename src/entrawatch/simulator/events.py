@@ -19,7 +19,15 @@ from functools import cache
 import orjson
 
 from entrawatch.simulator import data
-from entrawatch.simulator.tenant import CAPolicy, Device, ManagedIdentity, Place, ServicePrincipal, Tenant, User
+from entrawatch.simulator.tenant import (
+    CAPolicy,
+    Device,
+    ManagedIdentity,
+    Place,
+    ServicePrincipal,
+    Tenant,
+    User,
+)
 from entrawatch.simulator.util import US_PER_SECOND, guid, iso, token_id
 
 SIGNIN = "SigninLogs"
@@ -51,7 +59,7 @@ _TOKEN_PROTECTION = {"signInSessionStatus": "unbound", "signInSessionStatusCode"
 
 
 @cache
-def _audiences(resource_id: str) -> list[dict]:
+def audiences(resource_id: str) -> list[dict]:
     return [{"applicationId": resource_id, "audienceReasons": "none"}]
 
 
@@ -221,7 +229,7 @@ def user_signin(
         "tokenProtectionStatusDetails": _TOKEN_PROTECTION,
         "originalTransferMethod": "none",
         "isThroughGlobalSecureAccess": False,
-        "conditionalAccessAudiences": _audiences(resource_id),
+        "conditionalAccessAudiences": audiences(resource_id),
         "sessionId": session_id,
         "appOwnerTenantId": data.MICROSOFT_TENANT_ID,
         "resourceOwnerTenantId": data.MICROSOFT_TENANT_ID,
@@ -233,19 +241,22 @@ def user_signin(
     return Event(generated, created, SIGNIN if interactive else NONINTERACTIVE, props)
 
 
-def from_template(template: Event, rng: random.Random, created: int, min_ms: int, spread_ms: int) -> Event:
+def from_template(template: Event, rng: random.Random, created: int, min_ms: int, spread_ms: int,
+                  overrides: dict | None = None) -> Event:
     """A new event shaped like ``template`` (same actor, app, device, place) with fresh ids and times.
 
     The hot path: a session's hourly refreshes and a workload's scheduled token requests differ only in their
-    identifiers and timestamps, so copying a template dict is several times cheaper than building one.
+    identifiers and timestamps, so copying a template dict is several times cheaper than building one. The
+    correlation id is kept: a client reuses it across the refreshes of one session, as real exports show.
     """
     props = template.props.copy()
+    if overrides:
+        props.update(overrides)
     event_id = guid(rng)
     props["id"] = event_id
     if "originalRequestId" in props:
         props["originalRequestId"] = event_id
     props["createdDateTime"] = iso(created, "+00:00")
-    props["correlationId"] = guid(rng)
     props["uniqueTokenIdentifier"] = token_id(rng)
     props["processingTimeInMilliseconds"] = min_ms + int(rng.random() * spread_ms)
     return Event(created + ingest_delay(rng), created, template.table, props)

@@ -62,19 +62,32 @@ def diagnostic(event: Event, tenant_id: str) -> dict:
                    callerIpAddress=_audit_ip(p) or "", correlationId=p["correlationId"], identity=_identity(event),
                    Level=4, properties=p)
         return env
+    table = event.table
     code = p["status"]["errorCode"]
-    env.update(operationName="Sign-in activity", operationVersion="1.0", category=CATEGORY[event.table],
+    if table in (SIGNIN, NONINTERACTIVE):
+        env = {"time": env["time"], "resourceId": env["resourceId"], "operationName": "Sign-in activity",
+               "operationVersion": "1.0", "category": CATEGORY[table], "tenantId": tenant_id,
+               "resultType": str(code), "resultSignature": "FAILURE" if code else "SUCCESS"}
+        if code:
+            env["resultDescription"] = p["status"].get("failureReason", "")
+        env["durationMs"] = 0
+        env["callerIpAddress"] = p["ipAddress"]
+        env["correlationId"] = p["correlationId"]
+        env["identity"] = p["userDisplayName"]
+        env["Level"] = 4
+        env["location"] = p["location"]["countryOrRegion"]
+        env["properties"] = p
+        return env
+    env.update(operationName="Sign-in activity", operationVersion="1.0", category=CATEGORY[table],
                tenantId=tenant_id, resultType=str(code), resultSignature="FAILURE" if code else "SUCCESS")
     if code:
         env["resultDescription"] = p["status"].get("failureReason", "")
     env["durationMs"] = 0
-    if event.table != MANAGED_IDENTITY:
+    if table != MANAGED_IDENTITY:
         env["callerIpAddress"] = p["ipAddress"]
     env["correlationId"] = p["correlationId"]
-    if event.table in (SIGNIN, NONINTERACTIVE):
-        env["identity"] = p["userDisplayName"]
     env["Level"] = 4
-    if event.table != MANAGED_IDENTITY:
+    if table != MANAGED_IDENTITY:
         env["location"] = p["location"]["countryOrRegion"]
     env["properties"] = p
     return env

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 US_PER_SECOND = 1_000_000
 US_PER_MINUTE = 60 * US_PER_SECOND
@@ -49,24 +49,26 @@ def to_us(moment: datetime) -> int:
 
 
 def from_us(us: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + __import__("datetime").timedelta(microseconds=us)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
-_HOUR_PREFIX: dict[int, str] = {}
+_MINUTE_PREFIX: dict[int, str] = {}
 
 
 def iso(us: int, suffix: str = "Z") -> str:
-    """ISO 8601 with seven fractional digits like Entra writes (``2025-04-11T16:15:30.5431350Z``)."""
-    hour, rest = divmod(us, US_PER_HOUR)
-    prefix = _HOUR_PREFIX.get(hour)
+    """ISO 8601 with seven fractional digits like Entra writes (``2025-04-11T16:15:30.5431350Z``).
+
+    The date-hour-minute prefix is cached: this runs twice per event, millions of times per run.
+    """
+    minute, rest = divmod(us, US_PER_MINUTE)
+    prefix = _MINUTE_PREFIX.get(minute)
     if prefix is None:
-        if len(_HOUR_PREFIX) > 4096:
-            _HOUR_PREFIX.clear()
-        prefix = from_us(hour * US_PER_HOUR).strftime("%Y-%m-%dT%H:")
-        _HOUR_PREFIX[hour] = prefix
-    minute, rest = divmod(rest, US_PER_MINUTE)
+        if len(_MINUTE_PREFIX) > 20_000:
+            _MINUTE_PREFIX.clear()
+        prefix = from_us(minute * US_PER_MINUTE).strftime("%Y-%m-%dT%H:%M:")
+        _MINUTE_PREFIX[minute] = prefix
     second, micro = divmod(rest, US_PER_SECOND)
-    return f"{prefix}{minute:02d}:{second:02d}.{micro:06d}0{suffix}"
+    return f"{prefix}{second:02d}.{micro:06d}0{suffix}"
 
 
 def iso_seconds(us: int) -> str:

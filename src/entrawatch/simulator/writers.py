@@ -17,7 +17,14 @@ import orjson
 
 from entrawatch.errors import SimulatorError
 from entrawatch.simulator import shapes
-from entrawatch.simulator.events import AUDIT, MANAGED_IDENTITY, NONINTERACTIVE, SERVICE_PRINCIPAL, SIGNIN, Event
+from entrawatch.simulator.events import (
+    AUDIT,
+    MANAGED_IDENTITY,
+    NONINTERACTIVE,
+    SERVICE_PRINCIPAL,
+    SIGNIN,
+    Event,
+)
 from entrawatch.simulator.util import US_PER_HOUR, from_us
 
 FORMATS = ("diagnostic", "graph", "loganalytics", "portal")

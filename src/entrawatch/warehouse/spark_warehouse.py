@@ -235,62 +235,54 @@ class SparkWarehouse:
                 self._register_view(table)  # pick up the files just written
         return AppendResult(offered=offered, inserted=inserted, duplicates=offered - inserted)
 
-    def _append_chunk(self, tbl: schema.Table, chunk: pa.Table, *, dedupe: bool) -> int:
-        """Write the new rows of one chunk; return how many were new.
+    def _has_files(self, name: str) -> bool:
+        """Whether any Parquet file is stored for ``name`` (an empty table needs no key lookup)."""
+        return next(self.table_path(name).rglob("*.parquet"), None) is not None
 
-        Only narrow key columns travel through joins: Spark finds which incoming keys are already
-        stored (a semi-join that reads the key column of the Parquet files and broadcasts the
-        chunk's keys), then drops those rows with a broadcast anti-join. The wide rows are never
-        shuffled, which keeps a small append at a few Spark stages.
+    def _append_chunk(self, tbl: schema.Table, chunk: pa.Table, *, dedupe: bool) -> int:
+        """Write the new rows of one chunk as one Spark job; return how many were new.
+
+        Only narrow key columns take part in joins: the stored keys that also arrive in this chunk
+        are found with a semi-join (reading the key column of the Parquet files, the chunk's keys
+        broadcast), and the rows with those keys are dropped with a broadcast anti-join. Wide rows
+        are never shuffled, and the number written is observed during the write itself.
         """
+        from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         if dedupe:
             chunk = first_occurrences(chunk, tbl.key)
-        incoming = self._spark.createDataFrame(chunk, schema=_spark_struct(tbl, with_partition=False))
-        new_rows = incoming
-        existing_count = 0
-        existing = None
-        if dedupe:
-            incoming_keys = incoming.select(*[F.col(k).alias(f"_ew_in{i}") for i, k in enumerate(tbl.key)])
+        new_rows = self._spark.createDataFrame(chunk, schema=_spark_struct(tbl, with_partition=False))
+        if dedupe and self._has_files(tbl.name):
+            incoming_keys = new_rows.select(*[F.col(k).alias(f"_ew_in{i}") for i, k in enumerate(tbl.key)])
             stored_keys = self._read(tbl).select(
                 *[F.col(k).alias(f"_ew_key{i}") for i, k in enumerate(tbl.key)]
             )
-            existing = (
-                stored_keys.join(
-                    F.broadcast(incoming_keys),
-                    on=[
-                        stored_keys[f"_ew_key{i}"].eqNullSafe(incoming_keys[f"_ew_in{i}"])
-                        for i in range(len(tbl.key))
-                    ],
-                    how="left_semi",
-                )
-                .distinct()
-                .persist()
+            existing = stored_keys.join(
+                F.broadcast(incoming_keys),
+                on=[
+                    stored_keys[f"_ew_key{i}"].eqNullSafe(incoming_keys[f"_ew_in{i}"])
+                    for i in range(len(tbl.key))
+                ],
+                how="left_semi",
             )
-            existing_count = existing.count()
-            if existing_count:
-                matches = [incoming[k].eqNullSafe(existing[f"_ew_key{i}"]) for i, k in enumerate(tbl.key)]
-                new_rows = incoming.join(F.broadcast(existing), on=matches, how="left_anti")
-        try:
-            count = chunk.num_rows - existing_count
-            if count:
-                source = partition_source(tbl)
-                day = F.date_format(F.col(source), "yyyy-MM-dd") if source else F.lit(None).cast("string")
-                # Rows in day then time order inside each file: tight Parquet min/max statistics,
-                # and the partitioned writer gets the order it needs without another sort.
-                ordering = [PARTITION_COLUMN, source] if source else [PARTITION_COLUMN]
-                (
-                    new_rows.withColumn(PARTITION_COLUMN, day)
-                    .sortWithinPartitions(*ordering)
-                    .write.mode("append")
-                    .partitionBy(PARTITION_COLUMN)
-                    .parquet(str(self.table_path(tbl.name)))
-                )
-        finally:
-            if existing is not None:
-                existing.unpersist()
-        return count
+            matches = [new_rows[k].eqNullSafe(existing[f"_ew_key{i}"]) for i, k in enumerate(tbl.key)]
+            new_rows = new_rows.join(F.broadcast(existing), on=matches, how="left_anti")
+        source = partition_source(tbl)
+        day = F.date_format(F.col(source), "yyyy-MM-dd") if source else F.lit(None).cast("string")
+        # Rows in day then time order inside each file: tight Parquet min/max statistics, and the
+        # partitioned writer gets the order it needs without another sort.
+        ordering = [PARTITION_COLUMN, source] if source else [PARTITION_COLUMN]
+        written = Observation("entrawatch_append")
+        (
+            new_rows.withColumn(PARTITION_COLUMN, day)
+            .observe(written, F.count(F.lit(1)).alias("rows"))
+            .sortWithinPartitions(*ordering)
+            .write.mode("append")
+            .partitionBy(PARTITION_COLUMN)
+            .parquet(str(self.table_path(tbl.name)))
+        )
+        return int(written.get["rows"])
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
         """Run Spark SQL; ``?`` markers bind a sequence, ``:name`` markers a mapping."""

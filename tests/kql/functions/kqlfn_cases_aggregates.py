@@ -1,3 +1,59 @@
-"""Cases: aggregates."""
+"""Cases: aggregation functions over tiny VALUES tables (column types in each case)."""
 
-CASES: list = []
+from __future__ import annotations
+
+from kqlfn_harness import Col, Unordered, agg
+
+X = {"x": ("string", ["a", "b", "a", None, "c"]), "p": ("bool", [True, False, True, None, True])}
+N = {"n": ("long", [1, 2, 3, None]), "p": ("bool", [True, False, True, True])}
+V = {"v": ("long", list(range(1, 11)))}
+W = {"w": ("real", [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])}
+T = {"t": ("datetime", ["2024-01-02T00:00:00Z", "2024-01-01T00:00:00Z", None])}
+BAGS = {"d": ("dynamic", [{"a": 1}, {"b": 2}, None, {}])}
+
+CASES = [
+    agg("count", columns=X, expected=5, label="count()"),
+    agg("count", Col("x"), columns=X, expected=4, label="count(x) skips nulls"),
+    agg("countif", Col("p"), columns=X, expected=3),
+    agg("dcount", Col("x"), columns=X, expected=3),
+    agg("dcount", Col("x"), columns={"x": ("string", [None])}, expected=0, label="only null"),
+    agg("dcountif", Col("x"), Col("p"), columns=X, expected=2),
+    agg("count_distinct", Col("n"), columns=N, expected=3),
+    agg("sum", Col("n"), columns=N, expected=6),
+    agg("sumif", Col("n"), Col("p"), columns=N, expected=4),
+    agg("sum", Col("w"), columns=W, expected=40.0, label="real"),
+    agg("avg", Col("n"), columns=N, expected=2.0),
+    agg("avgif", Col("n"), Col("p"), columns=N, expected=2.0),
+    agg("min", Col("n"), columns=N, expected=1),
+    agg("max", Col("n"), columns=N, expected=3),
+    agg("minif", Col("n"), Col("p"), columns=N, expected=1),
+    agg("maxif", Col("n"), Col("p"), columns=N, expected=3),
+    agg("min", Col("x"), columns=X, expected="a", label="strings"),
+    agg("max", Col("t"), columns=T, expected="2024-01-02T00:00:00Z", label="datetimes"),
+    agg("make_set", Col("x"), columns=X, expected=Unordered("a", "b", "c")),
+    agg("make_set", Col("x"), ("1", "long"), columns={"x": ("string", ["a", "a", "a"])}, expected=["a"],
+        label="max size"),
+    agg("make_set", Col("n"), columns=N, expected=Unordered(1, 2, 3), label="numbers keep their type"),
+    agg("make_set", Col("t"), columns=T, expected=Unordered("2024-01-02T00:00:00Z", "2024-01-01T00:00:00Z"),
+        label="datetimes as ISO text"),
+    agg("make_set_if", Col("x"), Col("p"), columns=X, expected=Unordered("a", "c")),
+    agg("make_list", Col("n"), columns=N, expected=Unordered(1, 2, 3)),
+    agg("make_list", Col("n"), ("2", "long"), columns={"n": ("long", [5, 5, 5])}, expected=[5, 5],
+        label="max size"),
+    agg("make_list", Col("x"), columns=X, expected=Unordered("a", "b", "a", "c"), label="duplicates kept"),
+    agg("make_list_if", Col("n"), Col("p"), columns=N, expected=Unordered(1, 3)),
+    agg("make_set", Col("x"), columns={"x": ("string", [None, None])}, expected=[], label="all null"),
+    agg("make_bag", Col("d"), columns=BAGS, expected={"a": 1, "b": 2}),
+    agg("take_any", Col("x"), columns={"x": ("string", ["z", None, "z"])}, expected="z"),
+    agg("any", Col("n"), columns={"n": ("long", [None, 7])}, expected=7, label="skips null"),
+    agg("percentile", Col("v"), (50, "long"), columns=V, expected=5),
+    agg("percentile", Col("v"), (95, "long"), columns=V, expected=10),
+    agg("percentile", Col("v"), (25, "long"), columns=V, expected=3),
+    agg("percentile", Col("v"), (100, "long"), columns=V, expected=10),
+    agg("percentiles", Col("v"), (10, "long"), columns=V, expected=1, label="single value"),
+    agg("percentiles_array", Col("v"), (50, "long"), (95, "long"), columns=V, expected=[5, 10]),
+    agg("stdev", Col("w"), columns=W, expected=2.138089935299395),
+    agg("variance", Col("w"), columns=W, expected=4.571428571428571),
+    agg("stdevp", Col("w"), columns=W, expected=2.0),
+    agg("variancep", Col("w"), columns=W, expected=4.0),
+]

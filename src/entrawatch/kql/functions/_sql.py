@@ -56,12 +56,37 @@ def n(value: int | float) -> exp.Expression:
     return exp.Literal.number(value)
 
 
+_ATOMS = (exp.Literal, exp.Column, exp.Anonymous, exp.Paren, exp.Null, exp.Boolean, exp.Cast, exp.TryCast,
+          exp.Case, exp.Coalesce)
+
+
 def paren(e: exp.Expression) -> exp.Expression:
     """Parenthesise compound operands so generated SQL keeps the intended precedence."""
-    if isinstance(e, (exp.Literal, exp.Column, exp.Anonymous, exp.Func, exp.Paren, exp.Null,
-                      exp.Boolean, exp.Cast)):
+    if isinstance(e, _ATOMS) or (isinstance(e, exp.Func) and not isinstance(e, (exp.Binary, exp.Unary))):
         return e
     return exp.Paren(this=e)
+
+
+_OPERATOR_PARENTS = (exp.Binary, exp.Unary, exp.In, exp.Between, exp.Is)
+
+
+def parenthesize(root: exp.Expression) -> exp.Expression:
+    """Wrap every operator operand that is itself an operator in parentheses.
+
+    sqlglot prints a hand-built tree as is: ``Mod(Add(a, 1), 7)`` becomes ``a + 1 % 7`` and
+    ``Neg(Neg(x))`` becomes the comment ``--x``. Builders nest freely and this pass, applied to
+    every builder result, makes the printed SQL match the tree.
+    """
+    for node in list(root.walk()):
+        if not isinstance(node, _OPERATOR_PARENTS):
+            continue
+        for key in ("this", "expression", "low", "high"):
+            child = node.args.get(key)
+            if isinstance(child, (exp.Binary, exp.Unary)) and not isinstance(child, exp.Paren):
+                node.set(key, exp.Paren(this=child))
+            elif isinstance(child, exp.Literal) and not child.is_string and child.this.startswith("-"):
+                node.set(key, exp.Paren(this=child))
+    return root
 
 
 def null() -> exp.Null:
@@ -249,6 +274,11 @@ def from_utc_naive(ts: exp.Expression, dialect: str) -> exp.Expression:
 def floor_div(value: exp.Expression, divisor: exp.Expression) -> exp.Expression:
     """Integer floor division for BIGINTs (sign-correct, unlike SQL truncating division)."""
     return cast(fn("floor", exp.Div(this=paren(cast(value, "double")), expression=paren(divisor))), "bigint")
+
+
+def trunc_number(e: exp.Expression) -> exp.Expression:
+    """Round toward zero (Spark's trunc() is a date function, so spell it out)."""
+    return case((exp.LT(this=e, expression=n(0)), fn("ceil", e.copy())), default=fn("floor", e.copy()))
 
 
 def int_div_positive(value: exp.Expression, divisor: exp.Expression) -> exp.Expression:

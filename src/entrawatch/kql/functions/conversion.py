@@ -125,7 +125,7 @@ def _to_integer(args: list[Typed], ctx: LowerContext, name: str, kql_type: str, 
     if arg.kql_type in q.INTEGER_TYPES:
         expr = q.cast(arg.expr, sql_type)
     elif arg.kql_type in ("real", "decimal"):
-        expr = q.cast(q.fn("trunc", arg.expr), sql_type)  # Kusto truncates toward zero
+        expr = q.cast(q.trunc_number(arg.expr), sql_type)  # Kusto truncates toward zero
     elif arg.kql_type == "bool":
         expr = q.case((arg.expr, q.n(1)), (q.not_(arg.expr), q.n(0)))
     elif arg.kql_type == "datetime":
@@ -136,7 +136,7 @@ def _to_integer(args: list[Typed], ctx: LowerContext, name: str, kql_type: str, 
         text = scalar_text(arg, ctx.dialect)
         integer = _guarded_cast(text, _INT_SYNTAX, sql_type, ctx.dialect)
         real = _guarded_cast(text, _REAL_SYNTAX, "double", ctx.dialect)
-        expr = q.coalesce(integer, q.try_cast(q.fn("trunc", real), sql_type))
+        expr = q.coalesce(integer, q.try_cast(q.trunc_number(real), sql_type))
     return Typed(expr, kql_type, _keep_name(args))
 
 
@@ -203,7 +203,7 @@ def totimespan(args: list[Typed], ctx: LowerContext) -> Typed:
     if arg.kql_type == "timespan":
         return Typed(arg.expr, "timespan", _keep_name(args))
     if arg.kql_type in q.NUMERIC_TYPES:
-        return Typed(q.cast(q.fn("trunc", exp.Div(this=q.cast(arg.expr, "double"), expression=q.n(10))),
+        return Typed(q.cast(q.trunc_number(exp.Div(this=q.cast(arg.expr, "double"), expression=q.n(10))),
                             "bigint"), "timespan", _keep_name(args))
     text = scalar_text(arg, ctx.dialect)
     pattern = q.s(_TIMESPAN_SYNTAX)

@@ -48,7 +48,15 @@ def to_dynamic(t: Typed, ctx: LowerContext) -> Typed:
 
 
 def json_value_text(t: Typed, ctx: LowerContext) -> exp.Expression:
-    """Compact JSON text of any value (``null`` for nulls), for building arrays and bags."""
+    """Compact JSON text of a value (``null`` for nulls) for building arrays and bags.
+
+    Strings are JSON strings here, not parsed (``pack_array("1")`` is ``["1"]``), and a null string
+    is ``""`` as everywhere in Kusto.
+    """
+    if t.kql_type in ("string", "guid"):
+        text = q.coalesce(t.expr, q.s(""))
+        encoded = q.fn("to_json", text) if ctx.dialect == "duckdb" else q.fn("to_json", q.cast(text, "variant"))
+        return q.cast(encoded, "varchar")
     return q.coalesce(q.cast(to_dynamic(t, ctx).expr, "varchar"), q.s("null"))
 
 

@@ -13,8 +13,8 @@ from entrawatch.kql.functions import _sql as q
 from entrawatch.kql.functions.logical import common_type
 from entrawatch.kql.lowering_api import LowerContext, Typed, scalar
 
-#: Mean Earth radius in metres (IUGG), used by the haversine formula.
-EARTH_RADIUS_METERS = 6_371_008.8
+#: Sphere radius in metres that reproduces the geo_distance_2points examples of the Kusto docs.
+EARTH_RADIUS_METERS = 6_371_010.0
 
 
 def _real(expr: exp.Expression) -> Typed:

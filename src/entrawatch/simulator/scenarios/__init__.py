@@ -170,7 +170,6 @@ _TAIL = 8 * US_PER_HOUR  # room after t0 for the longest scenario (benign_travel
 
 def build_all(specs: list[ScenarioSpec], ctx: Context, seed: int) -> tuple[list[ev.Event], list[dict]]:
     """Place and build every selected scenario; return their events (sorted) and truth entries."""
-    span = ctx.end - ctx.start
     all_events: list[ev.Event] = []
     truth: list[dict] = []
     for spec in specs:

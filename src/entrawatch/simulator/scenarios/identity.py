@@ -15,11 +15,11 @@ _FAIL = dict(auth="bad_password", requirement="singleFactorAuthentication", ca_o
 def password_spray(ctx: Context, rng: random.Random, t0: int) -> Outcome:
     ip, place, country = ctx.attacker(rng, "RU")
     device = ctx.attacker_device(rng)
-    victims = ctx.cast(rng, min(28, max(8, len(ctx.tenant.users) // 10)), admin=False)
+    victims = ctx.cast(rng, min(28, max(12, len(ctx.tenant.users) // 10)), admin=False)
     out = Outcome([], accounts=[u.upn for u in victims], ips=[ip], countries=[country],
                   apps=["OfficeHome", "Office 365 Exchange Online"])
     for i, user in enumerate(victims):
-        t = t0 + minutes(i * 55 / len(victims)) + rng.randint(0, 50) * US_PER_SECOND
+        t = t0 + minutes(i * 36 / len(victims)) + rng.randint(0, 50) * US_PER_SECOND
         out.events.append(ctx.signin(rng, t, user, "OfficeHome", ip, place, device=device, error=50126, **_FAIL))
         if i % 2 == 0:  # the same spray over basic authentication, which lands in the non-interactive log
             client = "IMAP4" if i % 4 == 0 else "Authenticated SMTP"
@@ -27,7 +27,7 @@ def password_spray(ctx: Context, rng: random.Random, t0: int) -> Outcome:
                                          device=device, interactive=False, error=50126, client_app=client,
                                          user_agent="", protocol="ropc", incoming_token="none", **_FAIL))
     # One password was right: the tenant's MFA requirement interrupts it.
-    out.events.append(ctx.signin(rng, t0 + minutes(57), victims[0], "OfficeHome", ip, place, device=device,
+    out.events.append(ctx.signin(rng, t0 + minutes(40), victims[0], "OfficeHome", ip, place, device=device,
                                  error=50076, auth="mfa_required"))
     return out
 

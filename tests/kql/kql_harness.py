@@ -126,7 +126,7 @@ class Engines:
     def run(self, case: Case, engine: str) -> tuple[list[tuple], list[str], bool]:
         compiled = compile_query(case.kql, self.schema, engine, NOW)
         if engine == "duckdb":
-            raw = self.duck.execute(compiled.sql).to_arrow_table()
+            raw = self.duck.sql(compiled.sql).to_arrow_table()
         else:
             assert self.spark is not None
             raw = self.spark.sql(compiled.sql).toArrow()

@@ -1,0 +1,133 @@
+"""Read every field a family needs with one JSON parse per record.
+
+DuckDB's ``json_transform`` turns a record into a STRUCT in one pass; a per-field ``->>`` would
+parse the record again for every column (~90 of them), which is what made a naive SQL normalizer
+slow. Leaves are ``VARCHAR`` (``->>`` semantics: strings unquoted, objects as JSON text) unless a
+dynamic column needs the JSON value. Paths that cannot live in one STRUCT (a child of another
+leaf, or a key differing only in case from a sibling: STRUCT fields are case-insensitive) are
+read separately as a JSON list (``side``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+import orjson
+from sqlglot import exp
+
+from entrawatch import schema
+from entrawatch.readers import mapping
+from entrawatch.readers.sqlexpr import ident, json_path, parse
+
+#: Keys read for routing, per family (top-level keys of the record).
+ROUTE_KEYS = {
+    mapping.DIAG: ("category",),
+    mapping.GRAPH: ("@odata.type", "activityDisplayName", "initiatedBy", "targetResources", "loggedByService",
+                    "createdDateTime", "signInEventTypes", "managedServiceIdentity", "userId", "userPrincipalName",
+                    "servicePrincipalId", "isInteractive", "signInCount", "aggregatedEventDateTime"),
+    mapping.LA: ("Type", "Category", "ActivityDateTime", "ActivityDisplayName", "InitiatedBy"),
+}
+
+STRUCT_COLUMN = "_ew_t"
+SIDE_COLUMN = "_ew_s"
+
+
+@dataclass
+class Extraction:
+    """Where each path of a family is read from: the STRUCT or the side list."""
+
+    struct: dict = field(default_factory=dict)
+    json_leaves: set[tuple[str, ...]] = field(default_factory=set)
+    side: list[tuple[str, ...]] = field(default_factory=list)
+
+    def struct_spec(self) -> str:
+        """The ``json_transform`` structure (our own constant text)."""
+        return orjson.dumps(self.struct).decode()
+
+    def side_paths(self) -> exp.Expression:
+        return exp.Array(expressions=[exp.Literal.string(json_path(p)) for p in self.side])
+
+    def _struct_access(self, path: tuple[str, ...]) -> exp.Expression:
+        node: exp.Expression = ident(STRUCT_COLUMN)
+        for key in path:
+            node = exp.Anonymous(this="struct_extract", expressions=[node, exp.Literal.string(key)])
+        return node
+
+    def text(self, path: tuple[str, ...]) -> exp.Expression:
+        """The value as text (NULL when missing or JSON null)."""
+        if path in self.side:
+            return parse(":v ->> '$'", v=self._side(path))
+        if path in self.json_leaves:
+            return parse(":v ->> '$'", v=self._struct_access(path))
+        return self._struct_access(path)
+
+    def json(self, path: tuple[str, ...]) -> exp.Expression:
+        """The JSON value (NULL when missing or JSON null)."""
+        if path in self.side:
+            return parse("nullif(:v, CAST('null' AS JSON))", v=self._side(path))
+        if path in self.json_leaves:
+            return parse("nullif(:v, CAST('null' AS JSON))", v=self._struct_access(path))
+        return parse("to_json(:v)", v=self._struct_access(path))
+
+    def _side(self, path: tuple[str, ...]) -> exp.Expression:
+        # sqlglot stores bracket indexes 0-based and adds DuckDB's offset of 1 when generating.
+        return parse(":s[:i]", s=ident(SIDE_COLUMN), i=exp.Literal.number(self.side.index(path)))
+
+
+def _family_paths(family: str) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
+    paths: list[tuple[str, ...]] = [(k,) for k in ROUTE_KEYS[family]]
+    dynamic: set[tuple[str, ...]] = set()
+    for table in (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE):
+        tbl = schema.table(table)
+        for column, sources in mapping.column_sources(family, table).items():
+            for src in sources:
+                if src.path not in paths:
+                    paths.append(src.path)
+                if tbl.column(column).kql_type == "dynamic":
+                    dynamic.add(src.path)
+    return paths, dynamic
+
+
+@cache
+def family_extraction(family: str) -> Extraction:
+    """The extraction plan of one source family (union over all target tables)."""
+    paths, dynamic = _family_paths(family)
+    result = Extraction()
+    for path in sorted(paths, key=len):
+        node = result.struct
+        placed = True
+        for depth, key in enumerate(path):
+            siblings = {k.lower(): k for k in node}
+            existing = siblings.get(key.lower())
+            last = depth == len(path) - 1
+            if existing is not None and existing != key:
+                placed = False  # case-insensitive clash with a sibling
+                break
+            if last:
+                if key in node:
+                    placed = False
+                    break
+                node[key] = "JSON" if path in dynamic else "VARCHAR"
+            else:
+                child = node.get(key)
+                if child is None:
+                    child = node[key] = {}
+                if not isinstance(child, dict):
+                    placed = False  # an ancestor is already a leaf
+                    break
+                node = child
+        if placed:
+            if path in dynamic:
+                result.json_leaves.add(path)
+        else:
+            _prune_empty(result.struct)
+            result.side.append(path)
+    return result
+
+
+def _prune_empty(node: dict) -> None:
+    for key in [k for k, v in node.items() if isinstance(v, dict)]:
+        _prune_empty(node[key])
+        if not node[key]:
+            del node[key]

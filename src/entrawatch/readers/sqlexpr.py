@@ -1,0 +1,161 @@
+"""SQL expression builders for the normalizer: time parsing, type coercion, ``_Extra``.
+
+Templates hold only our own SQL; sqlglot parses them (cached) and substitutes quoted identifiers
+and string literals for the ``:name`` placeholders, so no input data is spliced into a statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import orjson
+import sqlglot
+from sqlglot import exp
+
+from entrawatch.readers import mapping
+from entrawatch.readers.mapping import LA
+
+#: US-style timestamps: ``1/9/2007 9:41:00 AM``, ``9/19/2023, 1:45:17.287 PM``, optional ``+01:00``.
+US_TIME_RE = (
+    r"^(\d{1,2})/(\d{1,2})/(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
+    r"\s*([AaPp][Mm])?\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+STAGE = "_ew_stage"
+INCOMING = "_ew_incoming"
+
+
+@cache
+def _template(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, dialect="duckdb")
+
+
+def parse(sql: str, **values: exp.Expression | str) -> exp.Expression:
+    """Parse a template of our own SQL and substitute placeholders with expressions."""
+    tree = _template(sql).copy()
+    subs = {k: (exp.Literal.string(v) if isinstance(v, str) else v) for k, v in values.items()}
+    return exp.replace_placeholders(tree, **subs)
+
+
+def ident(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def json_path(path: Sequence[str]) -> str:
+    """A DuckDB JSON path with every key quoted (keys like ``@odata.type`` contain dots)."""
+    return "$" + "".join("." + orjson.dumps(key).decode() for key in path)
+
+
+def time_expr(text: exp.Expression) -> exp.Expression:
+    """Text -> TIMESTAMPTZ (UTC): ISO 8601 through DuckDB's cast, US-style through a regex.
+
+    Naive times are UTC; fractions beyond microseconds are truncated (DuckDB's rule, kept for
+    the US form too); unparseable text gives NULL, which the caller turns into a quarantine reason.
+    """
+    return parse(
+        """
+        CASE WHEN trim(:t) LIKE '____-__-__%' THEN TRY_CAST(trim(:t) AS TIMESTAMPTZ)
+        ELSE (
+          SELECT CAST(TRY(make_timestamp(
+                   TRY_CAST(r.y AS BIGINT), TRY_CAST(r.mo AS BIGINT), TRY_CAST(r.d AS BIGINT),
+                   CASE WHEN r.ap = '' THEN TRY_CAST(r.h AS BIGINT)
+                        ELSE TRY_CAST(r.h AS BIGINT) % 12 + CASE WHEN upper(r.ap) = 'PM' THEN 12 ELSE 0 END END,
+                   TRY_CAST(r.mi AS BIGINT), coalesce(TRY_CAST(nullif(r.s, '') AS BIGINT), 0))
+                 + to_microseconds(coalesce(TRY_CAST(nullif(left(rpad(r.f, 6, '0'), 6), '000000') AS BIGINT), 0))
+                 - to_minutes(CASE WHEN r.tz IN ('', 'Z') THEN 0 ELSE
+                     (CASE WHEN left(r.tz, 1) = '-' THEN -1 ELSE 1 END)
+                     * (TRY_CAST(substr(r.tz, 2, 2) AS BIGINT) * 60 + TRY_CAST(right(r.tz, 2) AS BIGINT)) END))
+                 AS TIMESTAMPTZ)
+          FROM (SELECT regexp_extract(trim(:t), :re, ['mo', 'd', 'y', 'h', 'mi', 's', 'f', 'ap', 'tz']) AS r)
+        ) END
+        """,
+        t=text,
+        re=US_TIME_RE,
+    )
+
+
+def convert(kql_type: str, text: exp.Expression, value: exp.Expression | None = None) -> exp.Expression:
+    """Source -> the column's DuckDB type. ``text`` is the value as text (JSON text for objects),
+    ``value`` the JSON value (needed for dynamic columns). '' in a typed column is null.
+    """
+    if kql_type in ("string", "guid"):
+        return text
+    nonempty = parse("nullif(:v, '')", v=text)
+    if kql_type in ("long", "int"):
+        target = "BIGINT" if kql_type == "long" else "INTEGER"
+        return parse(
+            f"CASE WHEN regexp_full_match(:s, '\\s*-?[0-9]+(\\.0*)?\\s*') THEN TRY_CAST(TRY_CAST(:s AS DECIMAL(38, 6)) AS {target}) END",
+            s=nonempty,
+        )
+    if kql_type in ("real", "decimal"):
+        return parse("TRY_CAST(:s AS DOUBLE)", s=nonempty)
+    if kql_type == "bool":
+        return parse(
+            "CASE lower(trim(:s)) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE WHEN '1' THEN TRUE WHEN '0' THEN FALSE END",
+            s=nonempty,
+        )
+    if kql_type == "datetime":
+        return time_expr(nonempty)
+    if kql_type == "timespan":
+        return parse("TRY_CAST(:s AS INTERVAL)", s=nonempty)
+    if kql_type == "dynamic":
+        if value is None:
+            raise ValueError("dynamic columns need the JSON value")
+        # Log Analytics exports carry dynamic columns as JSON text: store the parsed value.
+        return parse(
+            """CASE WHEN json_type(:v) = 'VARCHAR' AND regexp_matches(:v ->> '$', '^\\s*[\\[{]')
+                         AND json_valid(:v ->> '$') THEN CAST(:v ->> '$' AS JSON) ELSE :v END""",
+            v=value,
+        )
+    raise ValueError(f"no conversion for KQL type {kql_type}")
+
+
+def _json_object_patch(entries: dict[tuple[str, ...], exp.Expression]) -> exp.Expression:
+    """Nested ``json_object`` calls that set each path to the given JSON value (merge-patch form)."""
+    tree: dict = {}
+    for path, value in entries.items():
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+
+    def build(node: dict) -> exp.Expression:
+        args: list[exp.Expression] = []
+        for key, value in node.items():
+            args += [exp.Literal.string(key), build(value) if isinstance(value, dict) else value]
+        return exp.Anonymous(this="json_object", expressions=args)
+
+    return build(tree)
+
+
+def extra_expr(family: str, table: str, j: exp.Expression) -> exp.Expression:
+    """``_Extra``: the record minus the fields a column took (RFC 7396 merge patch with nulls).
+
+    Unconditional removals are one constant patch; a fallback source leaves ``_Extra`` only when
+    every higher-priority source of its column was null, which is a second, per-row patch.
+    """
+    constant: dict = {}
+    conditional: dict[tuple[str, ...], exp.Expression] = {}
+    for path, earlier in mapping.removable_paths(family, table):
+        if not earlier:
+            node = constant
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = None
+        else:
+            all_null = exp.and_(*[parse("(:j -> :p) IS NULL OR json_type(:j -> :p) = 'NULL'", j=j, p=json_path(p))
+                                  for p in earlier])
+            conditional[path] = exp.Case().when(all_null, parse("CAST(NULL AS JSON)")).else_(
+                parse(":j -> :p", j=j, p=json_path(path)))
+    if family == LA:
+        # The Type column is the table name; a different source Type (a mislabelled export) is kept.
+        constant.pop("Type", None)
+        conditional[("Type",)] = parse("CASE WHEN (:j ->> '$.Type') = :t THEN CAST(NULL AS JSON) ELSE :j -> '$.Type' END",
+                                        j=j, t=table)
+    result = parse("json_merge_patch(:j, :patch)", j=j, patch=orjson.dumps(constant).decode())
+    if conditional:
+        result = parse("json_merge_patch(:r, :c)", r=result, c=_json_object_patch(conditional))
+    return parse("nullif(:r, '{}')", r=result)
+
+
