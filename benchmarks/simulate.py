@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/simulate.py                  # ~1M events, diagnostic shape
     .venv/bin/python benchmarks/simulate.py --events 10000000 --out /tmp/sim10m
     .venv/bin/python benchmarks/simulate.py --events 200000 --format graph --keep
+    .venv/bin/python benchmarks/simulate.py --events 10000000 --discard   # no disk: 10M events are ~45 GB
 
 The tenant size is derived from --events (about 50 events per user-day over --days). Reported rates: wall
 clock (what you wait for, includes disk and other processes) and CPU time (the generator's own cost). Output
@@ -24,10 +25,6 @@ from entrawatch.simulator import FORMATS, SimulationConfig, simulate
 EVENTS_PER_USER_DAY = 51.0  # measured on the default scenario mix; only used to size the tenant
 
 
-def _size(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="approximate number of events to write")
@@ -36,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the output")
+    parser.add_argument("--discard", action="store_true",
+                        help="serialize every event but write no log file (measures the generator, not the disk)")
     args = parser.parse_args(argv)
 
     users = max(20, round(args.events / (EVENTS_PER_USER_DAY * args.days)))
@@ -50,10 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {done}/{total} hours, {events:,} events", file=sys.stderr, flush=True)
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    result = simulate(config, out, progress=progress)
+    result = simulate(config, out, progress=progress, discard=args.discard)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    size = _size(out)
+    size = result.bytes_written
     total = result.total
     print(f"format          {args.format}")
     print(f"tenant          {users:,} users, {args.days} days, seed {args.seed}")

@@ -34,6 +34,7 @@ import yaml
 
 from entrawatch import schema
 from entrawatch.warehouse import DuckDBWarehouse
+from entrawatch.warehouse.spark_parity import compare_results, copy_tables, rule_evaluation_times
 from entrawatch.warehouse.spark_warehouse import SparkWarehouse
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "src" / "entrawatch" / "content" / "rules"
@@ -74,22 +75,6 @@ def _synthetic(rows: int, seed: int, start: datetime) -> Iterator[tuple[str, pa.
         yield table, pa.RecordBatch.from_pydict(data, schema=tbl.arrow_schema())
 
 
-def _copy_tables(source: DuckDBWarehouse, target: SparkWarehouse) -> dict[str, int]:
-    """Copy every canonical table as Arrow: the same rows in both engines, whatever the readers do."""
-    copied = {}
-    for name in source.catalog():
-        tbl = schema.table(name)
-        rows = source.query(f"SELECT * FROM {_quoted(name)}").cast(tbl.arrow_schema())
-        copied[name] = target.append(name, rows.to_batches(max_chunksize=200_000)).inserted
-    return copied
-
-
-def _quoted(name: str) -> str:
-    from sqlglot import exp
-
-    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
-
-
 def load_data(args: argparse.Namespace, duck: DuckDBWarehouse, spark: SparkWarehouse, work: Path) -> dict:
     """Fill both warehouses; return what happened (source, timings, counts, truth)."""
     sim = _optional("entrawatch.simulator", "simulate", "SimulationConfig")
@@ -99,19 +84,27 @@ def load_data(args: argparse.Namespace, duck: DuckDBWarehouse, spark: SparkWareh
         simulate, config_cls = sim
         (ingest_paths,) = readers
         out = work / "sim"
-        config = config_cls(users=args.users, days=args.days, seed=args.seed)
+        config = config_cls(users=args.users, days=args.days, seed=args.seed, format=args.format)
         result, info["simulate_s"] = _timed(lambda: simulate(config, out))
         info["truth"] = json.loads(Path(result.truth_path).read_text("utf-8"))
         report, info["duckdb_ingest_s"] = _timed(lambda: ingest_paths([out], duck))
-        info["source"] = f"simulator (users={args.users}, days={args.days}, seed={args.seed})"
+        info["source"] = (
+            f"simulator (users={args.users}, days={args.days}, seed={args.seed}, format={args.format})"
+        )
         info["duckdb_rows"] = {t: c.inserted for t, c in report.per_table.items()}
+        if args.spark_ingest == "copy":
+            copied, info["spark_ingest_s"] = _timed(lambda: copy_tables(duck, spark))
+            info["spark_rows"] = {t: r.inserted for t, r in copied.items()}
+            info["spark_path"] = "copied from DuckDB as Arrow (--spark-ingest copy)"
+            return info
         try:
             report, info["spark_ingest_s"] = _timed(lambda: ingest_paths([out], spark))
             info["spark_rows"] = {t: c.inserted for t, c in report.per_table.items()}
             info["spark_path"] = "readers -> SparkWarehouse.append"
         except Exception as err:  # report, then fall back so parity can still be measured
             info["spark_path"] = f"readers failed on Spark ({type(err).__name__}: {err}); copied from DuckDB"
-            info["spark_rows"], info["spark_ingest_s"] = _timed(lambda: _copy_tables(duck, spark))
+            copied, info["spark_ingest_s"] = _timed(lambda: copy_tables(duck, spark))
+            info["spark_rows"] = {t: r.inserted for t, r in copied.items()}
         return info
     missing = [name for name, part in (("simulator", sim), ("readers", readers)) if not part]
     start = datetime(2025, 3, 1, tzinfo=UTC)
@@ -128,49 +121,6 @@ def load_data(args: argparse.Namespace, duck: DuckDBWarehouse, spark: SparkWareh
 
 
 # -- comparison ----------------------------------------------------------------------------------
-
-
-def _row_key(row: dict) -> str:
-    return json.dumps(row, default=str, sort_keys=True)
-
-
-def _sorted_arrays(value: Any) -> Any:
-    """JSON arrays (make_set/make_list results) with their items sorted: Kusto leaves order open."""
-    if isinstance(value, str) and value[:1] == "[":
-        try:
-            items = json.loads(value)
-        except ValueError:
-            return value
-        return json.dumps(sorted(items, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
-    return value
-
-
-def compare(left: pa.Table, right: pa.Table) -> str:
-    """identical | identical up to array order | DIFFERENT (why)."""
-    if left.schema.names != right.schema.names:
-        return f"DIFFERENT columns {left.schema.names} vs {right.schema.names}"
-    if left.num_rows != right.num_rows:
-        return f"DIFFERENT row count {left.num_rows} vs {right.num_rows}"
-    left_rows = sorted(left.to_pylist(), key=_row_key)
-    right_rows = sorted(right.to_pylist(), key=_row_key)
-    if left_rows == right_rows:
-        types = [
-            f"{n}: {a} vs {b}"
-            for n, a, b in zip(left.schema.names, left.schema.types, right.schema.types, strict=True)
-            if a != b
-        ]
-        return "identical" + (f" (types differ: {'; '.join(types)})" if types else "")
-
-    def loose(rows: list[dict]) -> list[dict]:
-        return sorted(({k: _sorted_arrays(v) for k, v in row.items()} for row in rows), key=_row_key)
-
-    if loose(left_rows) == loose(right_rows):
-        return "identical up to array order"
-    for a, b in zip(left_rows, right_rows, strict=True):
-        if a != b:
-            diff = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
-            return f"DIFFERENT first differing row: {json.dumps(diff, default=str)[:300]}"
-    return "DIFFERENT"
 
 
 # -- queries -------------------------------------------------------------------------------------
@@ -194,17 +144,9 @@ SQL_PAIRS = [
 
 
 def _rule_nows(rule: dict, info: dict) -> list[datetime]:
-    """The fixed ``now`` values a rule is evaluated at: the data's end, and each named scenario's end."""
+    """The fixed ``now`` values a rule is evaluated at (see ``rule_evaluation_times``)."""
     truth = info.get("truth")
-    if not truth:
-        return [info["end"]]
-    nows = [datetime.fromisoformat(truth["end"].replace("Z", "+00:00"))]
-    wanted = set((rule.get("entrawatch") or {}).get("scenarios") or [])
-    for scenario in truth.get("scenarios", []):
-        if scenario.get("id") in wanted and scenario.get("end"):
-            end = datetime.fromisoformat(scenario["end"].replace("Z", "+00:00"))
-            nows.append(end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
-    return sorted(set(nows))[:4]
+    return rule_evaluation_times(rule, truth, limit=4) if truth else [info["end"]]
 
 
 def run_rules(duck: DuckDBWarehouse, spark: SparkWarehouse, info: dict, rules_dir: Path) -> list[dict]:
@@ -219,7 +161,7 @@ def run_rules(duck: DuckDBWarehouse, spark: SparkWarehouse, info: dict, rules_di
                 {
                     "rule": name,
                     "now": "-",
-                    "status": compare(left, right),
+                    "status": compare_results(left, right),
                     "rows": (left.num_rows, right.num_rows),
                     "duckdb_s": duck_s,
                     "spark_s": spark_s,
@@ -246,8 +188,9 @@ def run_rules(duck: DuckDBWarehouse, spark: SparkWarehouse, info: dict, rules_di
                 entry["rows"] = (left.num_rows, "-")
                 results.append(entry)
                 continue
-            entry.update(status=compare(left, right), rows=(left.num_rows, right.num_rows))
+            entry.update(status=compare_results(left, right), rows=(left.num_rows, right.num_rows))
             results.append(entry)
+            print(f"  {path.stem} @ {now:%Y-%m-%d %H:%M}: {entry['status']}", flush=True)
     return results
 
 
@@ -259,6 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rows", type=int, default=20_000, help="synthetic rows per table without the simulator"
     )
+    parser.add_argument(
+        "--format", default="loganalytics", help="simulator output shape (loganalytics: one file per table)"
+    )
+    parser.add_argument(
+        "--spark-ingest",
+        choices=("readers", "copy"),
+        default="readers",
+        help="readers: ingest the simulated files into Spark too; copy: copy DuckDB's tables as Arrow",
+    )
     parser.add_argument("--rules", type=Path, default=RULES_DIR)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the data here (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -269,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         duck = DuckDBWarehouse(work / "parity.duckdb")
         spark, spark_start_s = _timed(lambda: SparkWarehouse(work / "spark"))
         try:
+            print(f"spark session started in {spark_start_s:.1f}s; loading data...", flush=True)
             info = load_data(args, duck, spark, work)
+            print(f"data loaded: {info['source']}", flush=True)
             if info.get("truth") is None and "end" not in info:
                 info["end"] = datetime.now(UTC)
             results = run_rules(duck, spark, info, args.rules)

@@ -19,20 +19,24 @@ ROW_CASES = [c for c in CASES if c.error is None]
 ERROR_CASES = [c for c in CASES if c.error is not None]
 
 
-def _load_case_tables(engines: Engines, case: Case) -> None:
-    for name, spec in case.tables.items():
-        if engines.schema.get(name) != spec["columns"] or name not in engines.loaded:
-            engines.load(name, spec)
-            engines.loaded.add(name)
-
-
 @pytest.fixture(scope="session")
 def engines(request: pytest.FixtureRequest) -> Engines:
+    """Both engines with every table loaded, and the Spark results computed up front.
+
+    Spark spends ~0.3 s planning each tiny query on one thread; running the cases through a
+    small thread pool once per session keeps the suite within its time budget.
+    """
     spark = request.getfixturevalue("spark_session")
     result = Engines(spark)
-    result.loaded = set()  # type: ignore[attr-defined]
-    for name, spec in shared_tables().items():
+    tables = dict(shared_tables())
+    for case in CASES:
+        for name, spec in case.tables.items():
+            if name in tables and tables[name] is not spec and tables[name] != spec:
+                raise ValueError(f"case {case.id}: table {name!r} is defined twice with different contents")
+            tables[name] = spec
+    for name, spec in tables.items():
         result.load(name, spec)
+    result.precompute([c for c in ROW_CASES if "spark" in c.engines], "spark")
     return result
 
 
@@ -41,8 +45,7 @@ def engines(request: pytest.FixtureRequest) -> Engines:
 def test_case_rows(case: Case, engine: str, engines: Engines) -> None:
     if engine not in case.engines:
         pytest.skip(f"documented engine difference: {case.id} runs on {case.engines} only")
-    _load_case_tables(engines, case)
-    rows, columns, ordered = engines.run(case, engine)
+    rows, columns, ordered = engines.result(case, engine)
     if case.columns is not None:
         assert columns == case.columns
     expected = expected_rows(case)
@@ -57,7 +60,6 @@ def test_case_errors(case: Case, dialect: str, engines: Engines) -> None:
     assert case.error is not None
     cls_name, fragment, line, column = case.error
     cls = getattr(errors, cls_name)
-    _load_case_tables(engines, case)
     with pytest.raises(cls) as caught:
         compile_query(case.kql, engines.schema, dialect)
     assert fragment in caught.value.reason

@@ -71,24 +71,26 @@ class Expected:
     ids: dict[str, list[str]] = field(default_factory=dict)
 
 
+def table_of(rel: str, rec: dict) -> tuple[str | None, str, str | None]:
+    """(table or None if it must be quarantined, report key, record id) for one dataset record."""
+    if "category" in rec and ("properties" in rec or "time" in rec):
+        table = schema.CATEGORY_TO_TABLE.get(rec["category"])
+        return table, table or OTHER_CATEGORIES.get(rec["category"], rec["category"]), (rec.get("properties") or {}).get("id")
+    if "Type" in rec or "TimeGenerated" in rec:
+        table = rec.get("Type") if rec.get("Type") in schema.tables() else (
+            "AuditLogs" if "ActivityDateTime" in rec else schema.CATEGORY_TO_TABLE.get(rec.get("Category")))
+        return table, table or "(unknown)", rec.get("Id")
+    # Graph documentation examples: the API page names the resource.
+    page = rel.rsplit("/", 1)[-1]
+    table = "SigninLogs" if page.startswith("signin-") else "AuditLogs" if page.startswith("directoryaudit-") else None
+    return table, table or "(unknown)", rec.get("id")
+
+
 def expected_for(rel: str, records: list[dict]) -> Expected:
     """Where each record of a dataset file must go, decided from facts independent of the readers."""
     out = Expected()
     for rec in records:
-        if "category" in rec and "properties" in rec or "category" in rec and "time" in rec:
-            table = schema.CATEGORY_TO_TABLE.get(rec["category"])
-            key = table or OTHER_CATEGORIES.get(rec["category"], rec["category"])
-            record_id = (rec.get("properties") or {}).get("id")
-        elif "Type" in rec or "TimeGenerated" in rec:
-            table = rec.get("Type") if rec.get("Type") in schema.tables() else (
-                "AuditLogs" if "ActivityDateTime" in rec else schema.CATEGORY_TO_TABLE.get(rec.get("Category")))
-            key = table
-            record_id = rec.get("Id")
-        else:  # Graph documentation examples: the API page names the resource.
-            page = rel.rsplit("/", 1)[-1]
-            table = "SigninLogs" if page.startswith("signin-") else "AuditLogs" if page.startswith("directoryaudit-") else None
-            key = table or "(unknown)"
-            record_id = rec.get("id")
+        table, key, record_id = table_of(rel, rec)
         out.read[key] += 1
         if table is not None and record_id:
             out.keyed[key] += 1
@@ -96,8 +98,6 @@ def expected_for(rel: str, records: list[dict]) -> Expected:
         else:
             out.quarantined[key] += 1
     return out
-
-
 
 
 def rows(warehouse, sql: str, params: list | None = None) -> list[dict]:

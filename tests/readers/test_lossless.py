@@ -10,9 +10,9 @@ import json
 import re
 from datetime import UTC, datetime
 
-from conftest import Ingested
-from reader_oracle import find_datasets, load_records, readme_counts
+from reader_oracle import find_datasets, load_records, readme_counts, table_of
 
+from conftest import Ingested
 from entrawatch import schema
 from entrawatch.readers import mapping
 
@@ -36,9 +36,7 @@ def navigate(value: object, path: tuple) -> object:
                 value = json.loads(value)
             except ValueError:
                 return _MISSING
-        if isinstance(value, dict) and isinstance(key, str) and key in value:
-            value = value[key]
-        elif isinstance(value, list) and isinstance(key, int) and key < len(value):
+        if isinstance(value, dict) and isinstance(key, str) and key in value or isinstance(value, list) and isinstance(key, int) and key < len(value):
             value = value[key]
         else:
             return _MISSING
@@ -48,6 +46,11 @@ def navigate(value: object, path: tuple) -> object:
 def _instant(text: str) -> datetime | None:
     match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", text)
     if not match:
+        for fmt in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S"):
+            try:
+                return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            except ValueError:
+                continue
         return None
     fraction = (match.group(2) or ".0")[:7]
     parsed = datetime.fromisoformat(match.group(1) + fraction + (match.group(3) or "+00:00").replace("Z", "+00:00"))
@@ -84,6 +87,8 @@ def reproduced(row: dict, record: dict, family: str, table: str) -> list[str]:
     tbl = schema.table(table)
     extra = json.loads(row["_Extra"]) if row["_Extra"] else {}
     sources = [(src.path, col) for col, srcs in mapping.column_sources(family, table).items() for src in srcs]
+    if family == mapping.LA:
+        sources.append((("Type",), "Type"))  # the Type column is the table name
     lost = []
     for path, value in leaves(record):
         if same(navigate(extra, path), value, None):
@@ -105,20 +110,19 @@ def reproduced(row: dict, record: dict, family: str, table: str) -> list[str]:
 def test_every_stored_sample_record_is_reproduced(ingested_datasets: Ingested):
     checked = 0
     failures: dict[str, list[str]] = {}
+    stored: dict[tuple[str, str, str], dict] = {}
+    for table in (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE):
+        for row in ingested_datasets.warehouse.query(f'SELECT * FROM "{table}"').to_pylist():
+            stored[(table, row["_SourceFile"], row["Id"])] = {**row, "_tbl": table}
     for rel, (_, unparseable) in readme_counts(DATASETS).items():
         if unparseable:
             continue
         seen: set[tuple[str, str]] = set()
         for index, record in enumerate(load_records(DATASETS / rel)):
-            rows = ingested_datasets.warehouse.query(
-                "SELECT * FROM (" + " UNION ALL BY NAME ".join(
-                    f'SELECT *, \'{t}\' AS _tbl FROM "{t}"' for t in (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE)
-                ) + ') WHERE "_SourceFile" = ? AND "Id" = ?',
-                [str(DATASETS / rel), (record.get("properties") or {}).get("id") or record.get("id") or record.get("Id")],
-            ).to_pylist()
-            if not rows:
-                continue  # quarantined or stored from an earlier file
-            row = rows[0]
+            table, _, record_id = table_of(rel, record)
+            row = stored.get((table, str(DATASETS / rel), record_id))
+            if row is None:
+                continue  # quarantined, or stored from an earlier file
             if (row["_tbl"], row["Id"]) in seen:
                 continue  # a later repeat of an id: the first occurrence is the one stored
             seen.add((row["_tbl"], row["Id"]))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -87,3 +90,14 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
     simulate(config, tmp_path / "c")
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
     assert _tree_hash(tmp_path / "a") != _tree_hash(tmp_path / "c")
+
+
+def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """Set and dict iteration must not leak into the bytes: two interpreters with different hash seeds agree."""
+    code = ("import sys; from entrawatch.simulator import simulate, SimulationConfig; "
+            "simulate(SimulationConfig(users=20, days=1, seed=2, scenarios='password_spray,refresh_token_replay'),"
+            " sys.argv[1])")
+    for name, hash_seed in (("x", "1"), ("y", "2")):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, env=env)
+    assert _tree_hash(tmp_path / "x") == _tree_hash(tmp_path / "y")

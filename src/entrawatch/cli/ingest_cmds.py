@@ -1,7 +1,8 @@
 """``entrawatch ingest``, ``stats`` and ``quarantine``: thin faces over readers and stats.
 
 Exit codes: ``ingest`` returns 0 unless a file is unreadable, or ``--strict`` and something was
-quarantined (then 1); errors of the library (bad ``--shape``/``--table``) print one line (cli.main).
+quarantined: then it raises ReaderError after printing the report, which cli.main prints as one
+line before exiting 1 (as for bad ``--shape``/``--table``).
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from entrawatch.errors import ReaderError
 from entrawatch.readers import SHAPES, IngestReport, ingest_paths
 from entrawatch.stats import compute_stats, quarantine_reasons
 from entrawatch.warehouse import DEFAULT_DB, open_warehouse
 
-_DB_HELP = "DuckDB database file."
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB database file.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 
 
 def _print_report(report: IngestReport, console: Console) -> None:
@@ -37,12 +41,12 @@ def _print_report(report: IngestReport, console: Console) -> None:
 
 
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or directories (gzip and zip are read too)."),
-    db: Path = typer.Option(Path(DEFAULT_DB), "--db", help=_DB_HELP),
-    shape: str | None = typer.Option(None, "--shape", help=f"Skip detection: {', '.join(SHAPES)}."),
-    table: str | None = typer.Option(None, "--table", help="Force the target table of every record."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any record was quarantined."),
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (gzip and zip are read too).")],
+    db: DbOption = Path(DEFAULT_DB),
+    shape: Annotated[str | None, typer.Option("--shape", help=f"Skip detection: {', '.join(SHAPES)}.")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Force the target table of every record.")] = None,
+    as_json: JsonOption = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any record was quarantined.")] = False,
 ) -> None:
     """Read Entra ID logs in any supported shape into the warehouse (idempotent)."""
     warehouse = open_warehouse(str(db))
@@ -55,14 +59,19 @@ def ingest(
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         _print_report(report, Console())
-    if report.unreadable or (strict and report.totals.quarantined):
-        raise typer.Exit(1)
+    # cli.main turns an EntrawatchError into one line on stderr and exit code 1.
+    if report.unreadable:
+        first = report.unreadable[0]
+        raise ReaderError(f"{len(report.unreadable)} file(s) unreadable; first: {first.error}", path=first.path)
+    if strict and report.totals.quarantined:
+        raise ReaderError(f"{report.totals.quarantined:,} records quarantined (--strict)")
 
 
-def stats(
-    db: Path = typer.Option(Path(DEFAULT_DB), "--db", help=_DB_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-) -> None:
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""  # type: ignore[attr-defined]
+
+
+def stats(db: DbOption = Path(DEFAULT_DB), as_json: JsonOption = False) -> None:
     """Rows per table, time span, and sign-ins per stream per day."""
     warehouse = open_warehouse(str(db), read_only=db.exists())
     try:
@@ -77,7 +86,7 @@ def stats(
     for name in ("table", "rows", "aggregated", "first", "last"):
         tables.add_column(name)
     for item in result.tables:
-        tables.add_row(item.table, f"{item.rows:,}", f"{item.aggregated:,}", str(item.first or ""), str(item.last or ""))
+        tables.add_row(item.table, f"{item.rows:,}", f"{item.aggregated:,}", _when(item.first), _when(item.last))
     console.print(tables)
     if result.signins_per_day:
         streams = sorted({s for counts in result.signins_per_day.values() for s in counts})
@@ -92,9 +101,9 @@ def stats(
 
 
 def quarantine(
-    db: Path = typer.Option(Path(DEFAULT_DB), "--db", help=_DB_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-    examples: int = typer.Option(3, "--examples", help="Locations shown per reason."),
+    db: DbOption = Path(DEFAULT_DB),
+    as_json: JsonOption = False,
+    examples: Annotated[int, typer.Option("--examples", help="Locations shown per reason.")] = 3,
 ) -> None:
     """Why records were quarantined: counts by reason, with file and record."""
     warehouse = open_warehouse(str(db), read_only=db.exists())

@@ -44,6 +44,11 @@ NAME_FROM_FIRST_ARG = frozenset({
 })
 
 
+#: Calls the core lowers even when a function table defines them: they need the binder's scope
+#: (columns, row order, sub-queries).
+CORE_FIRST = frozenset({"column_ifexists", "columnifexists", "toscalar", "row_number", "prev", "next"})
+
+
 def paren(e: exp.Expression) -> exp.Expression:
     """Parenthesise operator expressions (sqlglot's Binary nodes are also Funcs, so test them first)."""
     if isinstance(e, exp.Binary | exp.Not | exp.Neg | exp.Between | exp.In | exp.Is | exp.Unary):
@@ -372,7 +377,7 @@ class ScalarLowerer:
         if binding is not None and binding.kind == "function":
             return self.compiler.call_scalar_function(binding, node, self)
         special = getattr(self, f"_call_{name}", None)
-        if special is not None and name not in SCALAR_FUNCTIONS:
+        if special is not None and (name not in SCALAR_FUNCTIONS or name in CORE_FIRST):
             return special(node)
         if self.scope.aggregate and name in AGGREGATE_FUNCTIONS:
             args = [self.lower_arg(a) for a in node.args]
@@ -451,3 +456,36 @@ class ScalarLowerer:
             raise self.semantic("ago() expects a timespan", node)
         now = _sql.literal(self.compiler.now, "datetime", self.dialect)
         return Typed(_sql.add_micros(now.expr, exp.Neg(this=paren(span.expr)), self.dialect), "datetime")
+
+    # -- window functions over a serialized row set ----------------------------------------
+    def _order(self, node: ast.Call) -> list[exp.Ordered]:
+        if self.scope.order is None:
+            raise self.semantic(f"{node.name}() needs a serialized row set (sort, top, serialize first)", node)
+        return [o.copy() for o in self.scope.order]
+
+    def _window(self, func: exp.Expression, node: ast.Call) -> exp.Expression:
+        order = self._order(node)
+        return exp.Window(this=func, order=exp.Order(expressions=order) if order else None)
+
+    def _call_row_number(self, node: ast.Call) -> Typed:
+        if node.args:
+            raise self.unsupported("row_number() with a start index or restart is not supported", node)
+        return Typed(self._window(exp.RowNumber(), node), "long")
+
+    def _shift(self, node: ast.Call, cls: type[exp.Expression]) -> Typed:
+        if not 1 <= len(node.args) <= 3:
+            raise self.semantic(f"{node.name}() expects 1 to 3 arguments", node)
+        value = self.lower(node.args[0])
+        offset = _sql.int_literal_value(self.lower(node.args[1])) if len(node.args) > 1 else 1
+        if offset is None:
+            raise self.unsupported(f"{node.name}() offset must be a constant", node)
+        args: dict[str, exp.Expression] = {"this": value.expr, "offset": exp.Literal.number(offset)}
+        if len(node.args) == 3:
+            args["default"] = self.lower(node.args[2]).expr
+        return Typed(self._window(cls(**args), node), value.kql_type)
+
+    def _call_prev(self, node: ast.Call) -> Typed:
+        return self._shift(node, exp.Lag)
+
+    def _call_next(self, node: ast.Call) -> Typed:
+        return self._shift(node, exp.Lead)

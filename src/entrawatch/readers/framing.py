@@ -106,6 +106,7 @@ class _Builder:
 # -- shape detection ----------------------------------------------------------------------------
 
 _LA_TABLES = {*schema.SIGNIN_TABLES, schema.AUDIT_TABLE}
+_LA_COLUMN_NAMES = {c for t in _LA_TABLES for c in schema.table(t).column_names}
 
 
 def classify_record(record: object) -> str | None:
@@ -147,16 +148,14 @@ def _resolve(shape: str | None, detected: str | None, hint: str) -> tuple[str, s
 def _json_lines(stream: io.BufferedReader, builder: _Builder) -> Iterator[Chunk]:
     idx = 0
     for number, data in enumerate(stream, start=1):
-        if not data.strip():
-            continue
         try:
-            text = data.decode("utf-8").strip()
+            text = data.decode("utf-8").strip().lstrip("\ufeff")
         except UnicodeDecodeError as err:
             builder.reject(Reject(number, idx, data.decode("utf-8", "replace").strip(), f"invalid UTF-8: {err.reason}"))
             idx += 1
             continue
-        if text.startswith("\ufeff"):
-            text = text[1:]
+        if not text:
+            continue
         chunk = builder.add(number, idx, text)
         idx += 1
         if chunk:
@@ -198,7 +197,7 @@ def _document_items(stream: io.BufferedReader) -> Iterator[object]:
             found_items = True
             builder = None
             depth = 0
-            for p, e, v in events:
+            for _, e, v in events:
                 if depth == 0 and e == "end_array":
                     break
                 if builder is None:
@@ -239,14 +238,39 @@ def _build(event: str, value: object, events: Iterator) -> object:
     return builder.value
 
 
-def _document_error(source: SourceFile) -> str:
-    """A precise message (line and column) for a broken JSON document."""
-    head = read_head(source, 16 << 20)
+#: Largest document re-read whole when the streaming parser gives up (yajl refuses integers
+#: beyond 64 bits, which Python's json accepts); beyond this the document is quarantined.
+FALLBACK_DOCUMENT_BYTES = 256 << 20
+
+
+def _whole_document(source: SourceFile) -> tuple[list[object] | None, str]:
+    """(records, "") from a full parse with the standard library, or (None, precise reason)."""
+    head = read_head(source, FALLBACK_DOCUMENT_BYTES + 1)
+    if len(head) > FALLBACK_DOCUMENT_BYTES:
+        return None, "malformed JSON document (too large to re-check)"
     try:
-        json.loads(head.decode("utf-8", "replace"))
+        doc = json.loads(head.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        return None, f"invalid UTF-8: {err.reason}"
     except json.JSONDecodeError as err:
-        return f"malformed JSON document: {err.msg} at line {err.lineno} column {err.colno}"
-    return "malformed JSON document"
+        return None, f"malformed JSON document: {err.msg} at line {err.lineno} column {err.colno}"
+    if isinstance(doc, list):
+        return doc, ""
+    if isinstance(doc, dict):
+        for key in ("records", "value"):
+            if isinstance(doc.get(key), list):
+                return doc[key], ""
+        return [doc], ""
+    return [doc], ""
+
+
+def _dump(item: object) -> str:
+    """Record -> JSON text; values orjson refuses (huge integers, NaN) go through json (and may
+    then fail validation in SQL, which quarantines the record instead of dropping it)."""
+    try:
+        return orjson.dumps(item).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(item)
 
 
 def _documents(source: SourceFile, stream: io.BufferedReader, builder: _Builder) -> Iterator[Chunk]:
@@ -257,12 +281,19 @@ def _documents(source: SourceFile, stream: io.BufferedReader, builder: _Builder)
             item = next(items)
         except StopIteration:
             break
-        except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError) as err:
-            reason = _document_error(source) if not isinstance(err, UnicodeDecodeError) else f"invalid UTF-8: {err}"
-            raw = read_head(source).decode("utf-8", "replace")
-            builder.reject(Reject(None, idx, raw, f"{reason} (after {idx} complete records)"))
+        except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
+            records, reason = _whole_document(source)
+            if records is None:
+                raw = read_head(source).decode("utf-8", "replace")
+                builder.reject(Reject(None, idx, raw, f"{reason} (after {idx} complete records)"))
+                break
+            for item in records[idx:]:
+                chunk = builder.add(None, idx, _dump(item))
+                idx += 1
+                if chunk:
+                    yield chunk
             break
-        chunk = builder.add(None, idx, orjson.dumps(item).decode())
+        chunk = builder.add(None, idx, _dump(item))
         idx += 1
         if chunk:
             yield chunk
@@ -276,10 +307,9 @@ def _sample_document(source: SourceFile) -> tuple[object, str | None]:
             container = None
             if stream.peek(4096)[:4096].lstrip().startswith(b"{"):
                 for prefix, event, value in ijson.parse(stream):
-                    if prefix == "" and event == "map_key":
-                        if value in ("records", "value"):
-                            container = value
-                            break
+                    if prefix == "" and event == "map_key" and value in ("records", "value"):
+                        container = value
+                        break
                     if prefix == "" and event == "end_map":
                         break
         except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
@@ -325,7 +355,12 @@ def _portal_row(headers: list[str], row: list[str]) -> dict[str, object]:
         elif key in mapping.PORTAL_HEADERS and mapping.PORTAL_HEADERS[key] not in record:
             record[mapping.PORTAL_HEADERS[key]] = value
         else:
-            record[header.strip() if header.strip() not in record else f"{header.strip()} (2)"] = value
+            # Unknown headers go to _Extra under their own name; one that equals an LA column
+            # ("Status": Success/Failure is not LA's Status object) is renamed so it cannot collide.
+            name = header.strip()
+            if name in _LA_COLUMN_NAMES or name in record:
+                name = f"{name} (portal)"
+            record[name] = value
     if device:
         record["DeviceDetail"] = device
     if msi:
@@ -405,6 +440,8 @@ def frame(source: SourceFile, shape: str | None = None) -> Framed:
     else:
         kind = "csv"
         detected = _csv_shape(head)
+        if detected is None and shape is None:
+            kind = "lines"  # not a CSV we know: every line is quarantined as an unknown shape
     resolved_shape, family = _resolve(shape, detected, source.hint)
     if kind == "csv" and family == GRAPH:
         family = LA  # portal CSV rows are renamed into LA columns

@@ -199,11 +199,11 @@ class Baseline:
                         ca_outcome="mfa_admin" if user.is_admin else "mfa", correlation_id=correlation)
                     out.append(session.template)
                     continue
-                part = self._app_part(app_name, resource, correlation)
-                out.append(ev.from_template(session.template, rng, t, 40, 360, part))
+                out.append(ev.from_template(session.template, rng, t, 40, 360, self._app_part(app_name, resource),
+                                            correlation))
         state.sessions = [s for s in state.sessions if s.end > hour_end]
 
-    def _app_part(self, app_name: str, resource: str, correlation: str) -> dict:
+    def _app_part(self, app_name: str, resource: str) -> dict:
         """The app- and resource-specific fields of a refresh, shared by every session (memory stays flat)."""
         key = (app_name, resource)
         part = self.app_parts.get(key)
@@ -214,7 +214,7 @@ class Baseline:
                 "appId": app.app_id, "appDisplayName": app.name, "resourceDisplayName": resource_name,
                 "resourceId": resource_id, "resourceServicePrincipalId": self.tenant.resource_sp_ids[resource],
                 "conditionalAccessAudiences": ev.audiences(resource_id)}
-        return dict(part, correlationId=correlation)
+        return part
 
     # --- workloads ---------------------------------------------------------------------------------------
 

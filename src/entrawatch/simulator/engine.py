@@ -2,8 +2,8 @@
 
 The loop keeps one hour of baseline events plus a small carry-over (events created late in an hour whose
 ``TimeGenerated`` falls into the next) in memory; scenario events are few and built up-front. Within an hour
-events are sorted by (TimeGenerated, id), which is a total order, so output order never depends on dict or set
-iteration. Nothing reads the wall clock except the default start (midnight UTC seven days before "today" is
+events are sorted by TimeGenerated with a stable sort over a deterministic generation order, so output order
+never depends on dict or set iteration. Nothing reads the wall clock except the default start (midnight UTC seven days before "today" is
 *not* used: the default start is a fixed date so that omitting ``--start`` stays reproducible).
 """
 
@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 
 import orjson
@@ -65,6 +66,7 @@ class SimulationResult:
     files: list[Path] = field(default_factory=list)
     threat_intel_path: Path | None = None
     tenant_id: str = ""
+    bytes_written: int = 0
 
     @property
     def total(self) -> int:
@@ -81,10 +83,12 @@ def _validate(config: SimulationConfig) -> None:
 
 
 def simulate(config: SimulationConfig, out_dir: str | Path,
-             progress: Callable[[int, int, int], None] | None = None) -> SimulationResult:
+             progress: Callable[[int, int, int], None] | None = None, *, discard: bool = False) -> SimulationResult:
     """Write a simulated tenant's logs in ``config.format`` plus ``truth.json`` (and ``threat_intel.csv``).
 
-    ``progress(hours_done, hours_total, events_written)`` is called once per simulated hour.
+    ``progress(hours_done, hours_total, events_written)`` is called once per simulated hour. ``discard=True``
+    generates and serializes everything but writes no log file (benchmarks that measure the generator, not
+    the disk); truth.json is still written.
     """
     _validate(config)
     out = Path(out_dir)
@@ -97,7 +101,7 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
     specs = catalogue.select(config.scenarios, config.benign_lookalikes)
     scenario_events, truth_entries = catalogue.build_all(specs, ctx, config.seed)
     baseline = Baseline(tenant, config.seed, start, ctx.quiet)
-    writer = make_writer(config.format, out, tenant.tenant_id, tenant.workspace_id, start, end)
+    writer = make_writer(config.format, out, tenant.tenant_id, tenant.workspace_id, start, end, discard=discard)
     counts = dict.fromkeys(TABLES, 0)
     carry: list[Event] = []
     pending = scenario_events
@@ -113,7 +117,7 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
             while cursor < len(pending) and pending[cursor].created < hour_end:
                 batch.append(pending[cursor])
                 cursor += 1
-            batch.sort(key=_order)
+            batch.sort(key=_generated)  # stable: ties keep the (deterministic) generation order
             split = len(batch)
             if index < hours - 1:
                 split = next((i for i, e in enumerate(batch) if e.generated >= hour_end), len(batch))
@@ -141,11 +145,10 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
     if config.threat_intel:
         ti_path = out / "threat_intel.csv"
         ti_path.write_bytes(threat_intel_csv(truth_entries, start, end).encode("utf-8"))
-    return SimulationResult(out, truth_path, counts, files, ti_path, tenant.tenant_id)
+    return SimulationResult(out, truth_path, counts, files, ti_path, tenant.tenant_id, writer.bytes)
 
 
-def _order(event: Event) -> tuple[int, str]:
-    return event.generated, event.props["id"]
+_generated = attrgetter("generated")
 
 
 #: Scenarios whose addresses a threat-intelligence feed would plausibly already know.

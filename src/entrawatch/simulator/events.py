@@ -242,7 +242,7 @@ def user_signin(
 
 
 def from_template(template: Event, rng: random.Random, created: int, min_ms: int, spread_ms: int,
-                  overrides: dict | None = None) -> Event:
+                  overrides: dict | None = None, correlation_id: str | None = None) -> Event:
     """A new event shaped like ``template`` (same actor, app, device, place) with fresh ids and times.
 
     The hot path: a session's hourly refreshes and a workload's scheduled token requests differ only in their
@@ -257,6 +257,8 @@ def from_template(template: Event, rng: random.Random, created: int, min_ms: int
     if "originalRequestId" in props:
         props["originalRequestId"] = event_id
     props["createdDateTime"] = iso(created, "+00:00")
+    if correlation_id is not None:
+        props["correlationId"] = correlation_id
     props["uniqueTokenIdentifier"] = token_id(rng)
     props["processingTimeInMilliseconds"] = min_ms + int(rng.random() * spread_ms)
     return Event(created + ingest_delay(rng), created, template.table, props)

@@ -8,7 +8,7 @@ caches the date-hour prefix because it is the hot path when writing millions of 
 
 from __future__ import annotations
 
-import base64
+import binascii
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +23,7 @@ def rng_for(seed: int, *labels: object) -> random.Random:
     return random.Random(":".join([str(seed), *map(str, labels)]))
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
@@ -34,7 +35,8 @@ def guid(rng: random.Random) -> str:
 
 def token_id(rng: random.Random) -> str:
     """A uniqueTokenIdentifier: 16 random bytes, URL-safe base64 without padding (22 characters)."""
-    return base64.urlsafe_b64encode(rng.getrandbits(128).to_bytes(16, "big"))[:22].decode("ascii")
+    raw = binascii.b2a_base64(rng.getrandbits(128).to_bytes(16, "big"), newline=False)
+    return raw[:22].translate(_URLSAFE).decode("ascii")
 
 
 def thumbprint(rng: random.Random) -> str:

@@ -32,16 +32,30 @@ _BUFFER = 1 << 20
 _NL = b"\n"
 
 
+class _Discard:
+    """A write sink that keeps nothing (``simulate(..., discard=True)``: benchmarks without the disk)."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
 class _Files:
     """Open handles keyed by path; first open truncates, later opens append."""
 
-    def __init__(self) -> None:
+    def __init__(self, discard: bool = False) -> None:
         self.touched: set[Path] = set()
         self.open: dict[Path, BinaryIO] = {}
+        self.discard = discard
 
     def get(self, path: Path) -> BinaryIO:
         handle = self.open.get(path)
-        if handle is None:
+        if handle is None and self.discard:
+            handle = self.open[path] = _Discard()  # type: ignore[assignment]
+            self.touched.add(path)
+        elif handle is None:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(path, "ab" if path in self.touched else "wb", buffering=_BUFFER)  # noqa: SIM115
             self.touched.add(path)
@@ -58,13 +72,16 @@ class _Files:
 
 
 class Writer:
-    def __init__(self, out_dir: Path, tenant_id: str, workspace_id: str, start_us: int, end_us: int) -> None:
+    def __init__(self, out_dir: Path, tenant_id: str, workspace_id: str, start_us: int, end_us: int,
+                 discard: bool = False) -> None:
         self.out_dir = out_dir
         self.tenant_id = tenant_id
         self.workspace_id = workspace_id
         self.start_us = start_us
         self.end_us = end_us
-        self.files = _Files()
+        self.files = _Files(discard)
+        self.discard = discard
+        self.bytes = 0  # log bytes produced (also counted when discarding)
 
     def write_batch(self, batch: list[Event]) -> None:
         raise NotImplementedError
@@ -102,7 +119,9 @@ class DiagnosticWriter(Writer):
                 self.files.close_all()
                 self._dirs.clear()
                 self._hour = hour
-            self.files.get(self._path(event.table, hour)).write(dumps(shapes.diagnostic(event, tenant)) + _NL)
+            line = dumps(shapes.diagnostic(event, tenant)) + _NL
+            self.bytes += len(line)
+            self.files.get(self._path(event.table, hour)).write(line)
 
 
 class GraphWriter(Writer):
@@ -140,11 +159,12 @@ class GraphWriter(Writer):
             sep = "&" if "?" in self._base(table) else "?"
             head["@odata.nextLink"] = f"{self._base(table)}{sep}$top={self.page_size}&$skiptoken=page{number + 1:06d}"
         path = self.out_dir / self.folder / self.STREAMS[table] / f"page-{number:06d}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb", buffering=_BUFFER) as handle:
-            handle.write(orjson.dumps(head)[:-1] + b',"value":[')
-            handle.write(b",\n".join(items))
-            handle.write(b"]}\n")
+        if not self.discard:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with (_Discard() if self.discard else open(path, "wb", buffering=_BUFFER)) as handle:
+            body = orjson.dumps(head)[:-1] + b',"value":[' + b",\n".join(items) + b"]}\n"
+            self.bytes += len(body)
+            handle.write(body)
         self.files.touched.add(path)
         self.pending[table] = []
 
@@ -171,8 +191,9 @@ class LogAnalyticsWriter(Writer):
         tenant, workspace = self.tenant_id, self.workspace_id
         folder = self.out_dir / "loganalytics"
         for event in batch:
-            handle = self.files.get(folder / f"{event.table}.json")
-            handle.write(dumps(shapes.log_analytics(event, tenant, workspace)) + _NL)
+            line = dumps(shapes.log_analytics(event, tenant, workspace)) + _NL
+            self.bytes += len(line)
+            self.files.get(folder / f"{event.table}.json").write(line)
 
 
 class PortalWriter(Writer):
@@ -204,16 +225,20 @@ class PortalWriter(Writer):
                 handle.write(b"\xef\xbb\xbf")  # the portal writes UTF-8 with a byte-order mark
                 writer.writerow(shapes.PORTAL_HEADERS[event.table])
             writer.writerow(shapes.portal_row(event))
-            handle.write(text.getvalue().encode("utf-8"))
+            data = text.getvalue().encode("utf-8")
+            self.bytes += len(data)
+            handle.write(data)
 
     def close(self) -> list[Path]:
         paths = self.audit.close()
+        self.bytes += self.audit.bytes
         return sorted(set(paths) | set(super().close()))
 
 
-def make_writer(fmt: str, out_dir: Path, tenant_id: str, workspace_id: str, start_us: int, end_us: int) -> Writer:
+def make_writer(fmt: str, out_dir: Path, tenant_id: str, workspace_id: str, start_us: int, end_us: int,
+                discard: bool = False) -> Writer:
     classes = {"diagnostic": DiagnosticWriter, "graph": GraphWriter, "loganalytics": LogAnalyticsWriter,
                "portal": PortalWriter}
     if fmt not in classes:
         raise SimulatorError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return classes[fmt](out_dir, tenant_id, workspace_id, start_us, end_us)
+    return classes[fmt](out_dir, tenant_id, workspace_id, start_us, end_us, discard=discard)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from entrawatch.errors import KqlUnsupportedError
 from kqlfn_harness import Raises, f
+
+from entrawatch.errors import KqlUnsupportedError
 
 S, L, R, B, D = "string", "long", "real", "bool", "dynamic"
 LOG = "05:04:54 127.0.0.1 GET /favicon.ico 404"

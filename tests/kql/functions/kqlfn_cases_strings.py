@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from kqlfn_harness import f
 
-S, L, I, R, B, DT, TS, D = "string", "long", "int", "real", "bool", "datetime", "timespan", "dynamic"
+S, L, R, B, DT, TS, D = "string", "long", "real", "bool", "datetime", "timespan", "dynamic"
 
 CASES = [
     # tostring

@@ -151,10 +151,7 @@ def _values_table(case: Case, dialect: str) -> exp.Expression:
 def case_select_expr(case: Case, dialect: str) -> tuple[exp.Expression, str]:
     """The projection computing one case, and its KQL result type."""
     typed = lower(case, dialect)
-    if case.kind != "aggregate":
-        return typed.expr, typed.kql_type
-    inner = exp.select(typed.expr).from_(_values_table(case, dialect))
-    return exp.Subquery(this=inner), typed.kql_type
+    return typed.expr, typed.kql_type
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,35 +167,50 @@ class Engine:
             self.con = duckdb.connect()
             self.con.execute("SET TimeZone = 'UTC'").fetchall()
 
-    def run(self, projections: list[exp.Expression]) -> list[Any]:
+    def run(self, projections: list[exp.Expression], source: exp.Expression | None = None) -> list[Any]:
         select = exp.select(*[p.as_(f"c{i}") for i, p in enumerate(projections)])
+        if source is not None:
+            select = select.from_(source)
         sql = select.sql(dialect=self.dialect)
         if self.dialect == "duckdb":
             return list(self.con.execute(sql).fetchall()[0])
         return list(self.spark.sql(sql).collect()[0])
 
 
-def evaluate(cases: list[Case], engine: Engine) -> dict[str, Any]:
-    """{case id: (value, kql_type) or Exception}, batching all cases into one SELECT."""
-    outcomes: dict[str, Any] = {}
-    built: list[tuple[Case, exp.Expression, str]] = []
+def _batches(cases: list[Case]) -> list[list[Case]]:
+    """Scalar cases in chunks; aggregate cases grouped by their data (one SELECT per table)."""
+    scalars = [c for c in cases if c.kind != "aggregate"]
+    batches = [scalars[i:i + CHUNK] for i in range(0, len(scalars), CHUNK)]
+    by_data: dict[str, list[Case]] = {}
     for case in cases:
-        try:
-            expr, kind = case_select_expr(case, engine.dialect)
-        except Exception as error:  # noqa: BLE001 - reported per case
-            outcomes[case.id] = error
+        if case.kind == "aggregate":
+            by_data.setdefault(repr(sorted(case.columns.items())), []).append(case)
+    return batches + list(by_data.values())
+
+
+def evaluate(cases: list[Case], engine: Engine) -> dict[str, Any]:
+    """{case id: (value, kql_type) or Exception}, batching cases into few SELECTs."""
+    outcomes: dict[str, Any] = {}
+    for batch in _batches(cases):
+        built: list[tuple[Case, exp.Expression, str]] = []
+        for case in batch:
+            try:
+                expr, kind = case_select_expr(case, engine.dialect)
+            except Exception as error:  # noqa: BLE001 - reported per case
+                outcomes[case.id] = error
+                continue
+            built.append((case, expr, kind))
+        if not built:
             continue
-        built.append((case, expr, kind))
-    for start in range(0, len(built), CHUNK):
-        chunk = built[start:start + CHUNK]
+        source = _values_table(built[0][0], engine.dialect) if built[0][0].kind == "aggregate" else None
         try:
-            values = engine.run([expr for _c, expr, _k in chunk])
-            for (case, _expr, kind), value in zip(chunk, values, strict=True):
+            values = engine.run([expr for _c, expr, _k in built], source)
+            for (case, _expr, kind), value in zip(built, values, strict=True):
                 outcomes[case.id] = (value, kind)
         except Exception:  # noqa: BLE001 - retry one by one to name the culprit
-            for case, expr, kind in chunk:
+            for case, expr, kind in built:
                 try:
-                    outcomes[case.id] = (engine.run([expr])[0], kind)
+                    outcomes[case.id] = (engine.run([expr], source)[0], kind)
                 except Exception as error:  # noqa: BLE001
                     outcomes[case.id] = error
     return outcomes

@@ -16,7 +16,6 @@ from entrawatch.kql.functions import (  # noqa: F401
     string_operators,
     strings,
 )
-
 from entrawatch.kql.functions._sql import parenthesize
 from entrawatch.kql.lowering_api import AGGREGATE_FUNCTIONS, OPERATORS, SCALAR_FUNCTIONS, Typed
 

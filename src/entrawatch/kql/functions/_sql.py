@@ -82,9 +82,7 @@ def parenthesize(root: exp.Expression) -> exp.Expression:
             continue
         for key in ("this", "expression", "low", "high"):
             child = node.args.get(key)
-            if isinstance(child, (exp.Binary, exp.Unary)) and not isinstance(child, exp.Paren):
-                node.set(key, exp.Paren(this=child))
-            elif isinstance(child, exp.Literal) and not child.is_string and child.this.startswith("-"):
+            if isinstance(child, (exp.Binary, exp.Unary)) and not isinstance(child, exp.Paren) or isinstance(child, exp.Literal) and not child.is_string and child.this.startswith("-"):
                 node.set(key, exp.Paren(this=child))
     return root
 

@@ -324,6 +324,7 @@ def format_datetime(args: list[Typed], ctx: LowerContext) -> Typed:
         else:  # f / F: fraction digits (micros padded to Kusto's 7 digits of ticks)
             digits = q.fn("substr", q.concat(_pad(_sub_second(ts, ctx.dialect), 6), q.s("0")), q.n(1),
                           q.n(min(width, 7)))
-            pieces.append(digits if letter == "f" else q.fn("rtrim", digits, q.s("0")))
+            pieces.append(digits if letter == "f" else q.regex_replace_all(digits, q.s("0+$"), q.s(""),
+                                                                              ctx.dialect))
     text = q.concat(*pieces) if pieces else q.s("")
     return Typed(q.case((exp.Is(this=ts, expression=q.null()), q.s("")), default=text), "string")

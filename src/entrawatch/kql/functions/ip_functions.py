@@ -139,13 +139,13 @@ def _literal_list(args: list[Typed], ctx: LowerContext) -> list[str]:
     """Constant strings from string arguments or constant dynamic arrays."""
     values: list[str] = []
     for arg in args:
-        text = q.str_literal_value(arg)
-        if text is not None:
-            values.append(text)
-            continue
         value = dynamic_literal_value(arg) if arg.kql_type == "dynamic" else None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             values.extend(value)
+            continue
+        text = q.str_literal_value(arg) if arg.kql_type != "dynamic" else None
+        if text is not None:
+            values.append(text)
             continue
         raise q.err(ctx, "expected constant IPv4 addresses or ranges", unsupported=True)
     return values

@@ -202,45 +202,71 @@ def _item_as_string(item: exp.Expression, case_sensitive: bool) -> exp.Expressio
     return _fold(q.coalesce(q.cast(item, "varchar"), q.s("")), case_sensitive)
 
 
-def _subquery_select(right: Typed) -> exp.Select | None:
-    e = right.expr
+def _as_select(e: exp.Expression) -> exp.Select | exp.Union | None:
     if isinstance(e, exp.Subquery):
         e = e.this
     return e if isinstance(e, (exp.Select, exp.Union)) else None
 
 
-def _in_expr(left: Typed, right: Typed, ctx: LowerContext, case_sensitive: bool) -> exp.Expression:
+def _in_subquery(left: Typed, select: exp.Select | exp.Union, ctx: LowerContext,
+                 case_sensitive: bool) -> exp.Expression:
     is_text = left.kql_type in ("string", "guid", "dynamic")
-    select = _subquery_select(right)
-    if select is not None:
-        probe = _fold(string_arg(left, ctx), case_sensitive) if is_text else left.expr
-        if not case_sensitive:
-            if not isinstance(select, exp.Select) or len(select.expressions) != 1 or select.is_star:
-                raise q.err(ctx, "in~ with a sub-query needs exactly one projected column", unsupported=True)
-            select = select.copy()
-            projection = select.expressions[0]
-            value = projection.this if isinstance(projection, exp.Alias) else projection
-            select.set("expressions", [q.fn("lower", q.cast(value.copy(), "varchar"))])
-        return q.bool_or_false(exp.In(this=probe, query=exp.Subquery(this=select)))
-    items = _list_items(right)
-    if items is not None:
-        numeric_items = all(_literal_text(i) is not None and not (isinstance(i, exp.Literal) and i.is_string)
-                            for i in items)
-        if not is_text and left.kql_type in q.NUMERIC_TYPES and numeric_items:
-            probe, values = left.expr, items
-        else:
-            probe = _fold(string_arg(left, ctx), case_sensitive)
-            values = [_item_as_string(i, case_sensitive) for i in items]
-        if not values:
-            return q.false()
-        return q.bool_or_false(exp.In(this=probe, expressions=values))
-    if right.kql_type == "dynamic":
-        array = right.expr if case_sensitive else q.fn("lower", q.cast(right.expr, "varchar"))
-        elements = q.json_string_list(array, ctx.dialect)
+    probe = _fold(string_arg(left, ctx), case_sensitive) if is_text else left.expr
+    if not case_sensitive:
+        if not isinstance(select, exp.Select) or len(select.expressions) != 1 or select.is_star:
+            raise q.err(ctx, "in~ with a sub-query needs exactly one projected column", unsupported=True)
+        select = select.copy()
+        projection = select.expressions[0]
+        value = projection.this if isinstance(projection, exp.Alias) else projection
+        select.set("expressions", [q.fn("lower", q.cast(value.copy(), "varchar"))])
+    return exp.In(this=probe, query=exp.Subquery(this=select))
+
+
+def _in_list(left: Typed, items: list[exp.Expression], ctx: LowerContext, case_sensitive: bool) -> exp.Expression:
+    is_text = left.kql_type in ("string", "guid", "dynamic")
+    numeric_items = all(_literal_text(i) is not None and not (isinstance(i, exp.Literal) and i.is_string)
+                        for i in items)
+    if not is_text and left.kql_type in q.NUMERIC_TYPES and numeric_items:
+        probe, values = left.expr, items
+    else:
         probe = _fold(string_arg(left, ctx), case_sensitive)
-        contains = q.fn("list_contains" if ctx.dialect == "duckdb" else "array_contains", elements, probe)
-        return q.bool_or_false(contains)
-    raise q.err(ctx, "the right side of 'in' must be a list, a dynamic array or a sub-query")
+        values = [_item_as_string(i, case_sensitive) for i in items]
+    return exp.In(this=probe, expressions=values)
+
+
+def _in_dynamic(left: Typed, array: exp.Expression, ctx: LowerContext, case_sensitive: bool) -> exp.Expression:
+    """Membership in a per-row dynamic array (compared as text, like Kusto's string rules)."""
+    source = array if case_sensitive else q.fn("lower", q.cast(array, "varchar"))
+    elements = q.json_string_list(source, ctx.dialect)
+    probe = _fold(string_arg(left, ctx), case_sensitive)
+    return q.fn("list_contains" if ctx.dialect == "duckdb" else "array_contains", elements, probe)
+
+
+def _in_expr(left: Typed, right: Typed, ctx: LowerContext, case_sensitive: bool) -> exp.Expression:
+    select = _as_select(right.expr)
+    if select is not None:
+        return q.bool_or_false(_in_subquery(left, select, ctx, case_sensitive))
+    if isinstance(right.expr, exp.Tuple):
+        items = list(right.expr.expressions)
+        if len(items) == 1 and right.kql_type == "dynamic" and dynamic_literal_value(Typed(items[0], "dynamic")) \
+                is None:
+            return q.bool_or_false(_in_dynamic(left, items[0], ctx, case_sensitive))
+    else:
+        items_or_none = _list_items(right)
+        if items_or_none is None:
+            if right.kql_type == "dynamic":
+                return q.bool_or_false(_in_dynamic(left, right.expr, ctx, case_sensitive))
+            raise q.err(ctx, "the right side of 'in' must be a list, a dynamic array or a sub-query")
+        items = items_or_none
+    plain = [i for i in items if _as_select(i) is None]
+    conditions = [_in_list(left, plain, ctx, case_sensitive)] if plain else []
+    conditions += [_in_subquery(left, s, ctx, case_sensitive) for s in map(_as_select, items) if s is not None]
+    if not conditions:
+        return q.false()
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = exp.Or(this=combined, expression=condition)
+    return q.bool_or_false(combined)
 
 
 def _register_in(positive: str, negative: str, case_sensitive: bool) -> None:
@@ -267,6 +293,12 @@ def _terms(subject: exp.Expression, dialect: str) -> exp.Expression:
 
 def _has_many(left: Typed, right: Typed, ctx: LowerContext, *, require_all: bool) -> exp.Expression:
     subject = string_arg(left, ctx)
+    if isinstance(right.expr, exp.Tuple) and len(right.expr.expressions) == 1 and right.kql_type == "dynamic":
+        only = right.expr.expressions[0]
+        if dynamic_literal_value(Typed(only, "dynamic")) is None:
+            right = Typed(only, "dynamic")
+    if isinstance(right.expr, exp.Tuple) and any(_as_select(i) is not None for i in right.expr.expressions):
+        raise q.err(ctx, "has_any/has_all with a sub-query is not supported", unsupported=True)
     items = _list_items(right)
     if items is not None:
         texts = [_literal_text(i) for i in items]
