@@ -64,7 +64,7 @@ def main() -> None:
     evaluation = evaluate(alerts, truth)
     print(f"\n{args.users} users x {args.days} days, seed {args.seed}: {report.totals.inserted:,} rows ingested, "
           f"{len(rules)} rules ({len(problems)} invalid), {result.windows:,} windows, {len(result.errors)} rule errors")
-    print(f"timings: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+    print("timings: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print(f"\n{'scenario':34} {'label':7} {'detected':8} {'alerts':>6} {'first alert':>12}  rules")
     for score in evaluation.scenarios:
         delay = "" if score.first_alert_delay is None else f"{score.first_alert_delay.total_seconds() / 3600:.1f} h"

@@ -40,15 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     users = max(20, round(args.events / (EVENTS_PER_USER_DAY * args.days)))
     out = args.out or Path(tempfile.mkdtemp(prefix="entrawatch-sim-"))
     config = SimulationConfig(users=users, days=args.days, seed=args.seed, format=args.format)
-    last = [time.perf_counter()]
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    last = [wall0]
 
     def progress(done: int, total: int, events: int) -> None:
         now = time.perf_counter()
         if now - last[0] > 30:
             last[0] = now
-            print(f"  {done}/{total} hours, {events:,} events", file=sys.stderr, flush=True)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"  {done}/{total} hours, {events:,} events, {now - wall0:,.0f} s wall, "
+                  f"{time.process_time() - cpu0:,.0f} s cpu, peak RSS {rss:,.0f} MB", file=sys.stderr, flush=True)
 
-    wall0, cpu0 = time.perf_counter(), time.process_time()
     result = simulate(config, out, progress=progress, discard=args.discard)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

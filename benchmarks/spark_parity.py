@@ -143,6 +143,18 @@ SQL_PAIRS = [
 ]
 
 
+def prepare_rule_tables(duck: DuckDBWarehouse, spark: SparkWarehouse, work: Path) -> None:
+    """Load what rules join against besides logs: content data tables and threat intelligence."""
+    prepare = _optional("entrawatch.analytics.content_data", "prepare_warehouse")
+    ti = _optional("entrawatch.ti", "import_indicators")
+    indicators = work / "sim" / "threat_intel.csv"
+    for wh in (duck, spark):
+        if prepare:
+            prepare[0](wh)
+        if ti and indicators.is_file():
+            ti[0](indicators, wh, now=datetime(2025, 1, 1, tzinfo=UTC))
+
+
 def _rule_nows(rule: dict, info: dict) -> list[datetime]:
     """The fixed ``now`` values a rule is evaluated at (see ``rule_evaluation_times``)."""
     truth = info.get("truth")
@@ -224,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"spark session started in {spark_start_s:.1f}s; loading data...", flush=True)
             info = load_data(args, duck, spark, work)
             print(f"data loaded: {info['source']}", flush=True)
+            prepare_rule_tables(duck, spark, work)
             if info.get("truth") is None and "end" not in info:
                 info["end"] = datetime.now(UTC)
             results = run_rules(duck, spark, info, args.rules)

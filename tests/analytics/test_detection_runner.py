@@ -193,3 +193,22 @@ def test_progress_callback_sees_every_window(wh):
     _run(wh, [make_rule(), make_rule(id="aaaaaaaa-0000-0000-0000-000000000009", queryFrequency="30m")],
          T0, T0 + 2 * H, progress=lambda done, total, name: seen.append((done, total)))
     assert seen[-1] == (6, 6) and len(seen) == 6
+
+
+def test_threads_give_the_same_result(tmp_path):
+    rows = [{"TimeGenerated": T0 + timedelta(hours=h, minutes=7), "user": f"u{h % 4}@contoso.com"}
+            for h in range(0, 72, 3)]
+    rules = [make_rule(id=f"aaaaaaaa-0000-0000-0000-00000000001{i}", queryFrequency=freq)
+             for i, freq in enumerate(("1h", "2h", "3h"))]
+    snapshots = []
+    for workers in (1, 2):
+        warehouse = DuckDBWarehouse(tmp_path / f"w{workers}.duckdb")
+        try:
+            add_events(warehouse, rows)
+            result = run_detection(warehouse, rules, T0, T0 + timedelta(days=3), query_runner=FakeKql(H),
+                                   load_data=False, workers=workers)
+            assert result.alerts > 10 and result.errors == []
+            snapshots.append(_snapshot(warehouse))
+        finally:
+            warehouse.close()
+    assert snapshots[0] == snapshots[1]

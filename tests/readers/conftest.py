@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
-from reader_oracle import find_datasets
+from reader_oracle import Ingested, find_datasets
 
-from entrawatch.readers import IngestReport, ingest_paths
+from entrawatch.readers import ingest_paths
 from entrawatch.warehouse import DuckDBWarehouse
-
-
-@dataclass
-class Ingested:
-    warehouse: DuckDBWarehouse
-    report: IngestReport
-    again: IngestReport
-    datasets: Path
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from entrawatch import schema
+from entrawatch.readers import IngestReport
+from entrawatch.warehouse import DuckDBWarehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +100,14 @@ def expected_for(rel: str, records: list[dict]) -> Expected:
         else:
             out.quarantined[key] += 1
     return out
+
+
+@dataclass
+class Ingested:
+    warehouse: DuckDBWarehouse
+    report: IngestReport
+    again: IngestReport
+    datasets: Path
 
 
 def rows(warehouse, sql: str, params: list | None = None) -> list[dict]:

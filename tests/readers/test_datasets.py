@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from reader_oracle import expected_for, find_datasets, load_records, readme_counts, rows
+from reader_oracle import Ingested, expected_for, find_datasets, load_records, readme_counts, rows
 
-from conftest import Ingested
 from entrawatch import schema
 
 DATASETS = find_datasets()

@@ -10,9 +10,8 @@ import json
 import re
 from datetime import UTC, datetime
 
-from reader_oracle import find_datasets, load_records, readme_counts, table_of
+from reader_oracle import Ingested, find_datasets, load_records, readme_counts, table_of
 
-from conftest import Ingested
 from entrawatch import schema
 from entrawatch.readers import mapping
 

@@ -189,7 +189,8 @@ def test_credential_after_admin_consent_order(simulated) -> None:
 def test_rare_consent_offline_access_scopes(simulated) -> None:
     entry = _entry(simulated, "rare_consent_offline_access")
     (consent,) = [p for p in _in_span(simulated, entry, "AuditLogs")
-                  if p["activityDisplayName"] == "Consent to application"]
+                  if p["activityDisplayName"] == "Consent to application"
+                  and p["targetResources"][0]["id"] in entry["entities"]["service_principals"]]
     perms = next(m["newValue"] for m in consent["targetResources"][0]["modifiedProperties"]
                  if m["displayName"] == "ConsentAction.Permissions")
     assert "offline_access" in perms and "Mail.Read" in perms and "ConsentType: Principal" in perms
@@ -225,7 +226,8 @@ def test_workload_identity_anomalies(simulated) -> None:
 
 def test_guest_invite_then_powershell(simulated) -> None:
     entry = _entry(simulated, "guest_invite_then_powershell")
-    (invite,) = [a for a in _in_span(simulated, entry, "AuditLogs") if a["activityDisplayName"] == "Invite external user"]
+    (invite,) = [a for a in _in_span(simulated, entry, "AuditLogs") if a["activityDisplayName"] ==
+                 "Invite external user" and a["targetResources"][0]["userPrincipalName"] in entry["entities"]["accounts"]]
     guest = [p for p in _signins(simulated, entry) if p["userType"] == "Guest"
              and p["appId"] == "1b730954-1685-4b74-9bfd-dac224a7b894"]
     assert guest and all(_when(invite) < _when(p) for p in guest)

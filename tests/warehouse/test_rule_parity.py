@@ -7,6 +7,7 @@ each scenario the rule targets, and the end of the simulation).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ from entrawatch.warehouse.spark_warehouse import SparkWarehouse
 
 pytestmark = pytest.mark.spark
 
-RULES = sorted((Path(__file__).resolve().parents[2] / "src" / "entrawatch" / "content" / "rules").glob("*.yaml"))
+RULES = sorted(
+    (Path(__file__).resolve().parents[2] / "src" / "entrawatch" / "content" / "rules").glob("*.yaml")
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,11 @@ def simulated_pair(spark_session, tmp_path_factory):
     spark = SparkWarehouse(base / "spark", spark=spark_session)
     duck_report = readers.ingest_paths([base / "sim"], duck)
     spark_report = readers.ingest_paths([base / "sim"], spark)
+    content_data = pytest.importorskip("entrawatch.analytics.content_data")
+    ti = pytest.importorskip("entrawatch.ti")
+    for wh in (duck, spark):
+        content_data.prepare_warehouse(wh)  # allow lists, first-party apps, Azure ranges...
+        ti.import_indicators(base / "sim" / "threat_intel.csv", wh, now=datetime(2025, 1, 1, tzinfo=UTC))
     yield duck, spark, truth, duck_report, spark_report
     duck.close()
     spark.close()

@@ -167,6 +167,44 @@ def test_errors_are_warehouse_and_schema_errors(spark_warehouse):
         spark_warehouse.ensure_table("SignInLog")
 
 
+def test_delete_rewrites_the_table_without_matching_rows(spark_warehouse):
+    days = [START, START + timedelta(days=1), START + timedelta(days=1), START + timedelta(days=2)]
+    spark_warehouse.append(
+        "SigninLogs",
+        [_rows("SigninLogs", ["a", "b", "c", "d"], TimeGenerated=days, ResultType=["0", "1", None, "1"])],
+    )
+    spark_warehouse.execute("DELETE FROM `SigninLogs` WHERE `ResultType` = ? OR `Id` IN (?)", ["1", "a"])
+    # the NULL comparison for "c" is not TRUE, so SQL keeps that row
+    assert spark_warehouse.query("SELECT Id FROM SigninLogs").column("Id").to_pylist() == ["c"]
+    table_dir = spark_warehouse.table_path("SigninLogs")
+    assert sorted(p.name for p in table_dir.iterdir() if p.is_dir()) == [f"{PARTITION_COLUMN}=2025-03-02"]
+    assert not [p for p in spark_warehouse.directory.iterdir() if p.name.startswith(".")]
+    assert spark_warehouse.append("SigninLogs", [_rows("SigninLogs", ["a", "c"])]).inserted == 1
+    spark_warehouse.execute("DELETE FROM `SigninLogs`")
+    assert spark_warehouse.count("SigninLogs") == 0
+    assert "SigninLogs" in spark_warehouse.catalog()
+
+
+def test_drop_table_removes_it_from_disk_and_catalog(spark_warehouse):
+    spark_warehouse.append("AuditLogs", [_rows("AuditLogs", ["x"])])
+    spark_warehouse.execute("DROP TABLE `AuditLogs`")
+    assert "AuditLogs" not in spark_warehouse.catalog()
+    assert not spark_warehouse.table_path("AuditLogs").exists()
+    with pytest.raises(WarehouseError):
+        spark_warehouse.query("SELECT * FROM AuditLogs")
+    spark_warehouse.execute("DROP TABLE IF EXISTS `AuditLogs`")
+
+
+def test_content_data_loads_and_reloads(spark_warehouse):
+    content_data = pytest.importorskip("entrawatch.analytics.content_data")
+    first = content_data.load_content_data(spark_warehouse)
+    assert first, "the built-in content/data folder holds CSV tables"
+    counts = {name: spark_warehouse.count(name) for name in first}
+    assert content_data.load_content_data(spark_warehouse) == first
+    assert {name: spark_warehouse.count(name) for name in first} == counts
+    assert all(counts.values())
+
+
 def test_reopening_the_directory_sees_stored_rows(spark_session, tmp_path):
     with SparkWarehouse(tmp_path / "wh", spark=spark_session) as first:
         first.append("SigninLogs", [_signins(25, seed=1)])

@@ -37,13 +37,16 @@ def prepare(query: str, warehouse: Any) -> PreparedQuery | None:
     """Compile ``query`` for ``warehouse`` as a now-parameterised template (None if not possible)."""
     from entrawatch.kql.api import compile_query
 
-    compiled = compile_query(query, warehouse, getattr(warehouse, "dialect", "duckdb"), _SENTINEL)
-    quoted = f"'{_SENTINEL_TEXT}'"
-    if "?" in compiled.sql:
+    dialect = getattr(warehouse, "dialect", "duckdb")
+    if dialect != "duckdb":  # only DuckDB binds ``?`` parameters; other engines compile per window
         return None
+    compiled = compile_query(query, warehouse, dialect, _SENTINEL)
+    quoted = f"'{_SENTINEL_TEXT}'"
+    # The compiled SQL has no parameters of its own; a "?" can only sit inside a string literal
+    # (a regex), where DuckDB does not read it as a placeholder.
     count = compiled.sql.count(quoted)
     template = compiled.sql.replace(quoted, "?")
-    if "2999-12-31" in template or "2999" in template.replace("?", ""):
+    if "2999" in template:
         return None
     return PreparedQuery(template, dict(compiled.columns), count)
 

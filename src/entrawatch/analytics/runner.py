@@ -13,8 +13,11 @@ stored, so re-running a period, or running it in pieces, changes nothing.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +28,7 @@ from entrawatch.analytics import store
 from entrawatch.analytics.alerts import Alert, build_alerts
 from entrawatch.analytics.incidents import IncidentBook
 from entrawatch.analytics.model import Rule
-from entrawatch.analytics.scheduler import Window, count_windows, windows
+from entrawatch.analytics.scheduler import Window, windows
 from entrawatch.errors import EntrawatchError
 from entrawatch.warehouse.base import Warehouse
 
@@ -145,10 +148,90 @@ def _rich_progress(total: int) -> tuple[ProgressCallback, Callable[[], None]]:
     return advance, bar.stop
 
 
+@dataclass
+class _RuleOutcome:
+    """What evaluating one rule over its windows produced (merged in rule order afterwards)."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    windows: int = 0
+    suppressed: int = 0
+    duplicates: int = 0
+    error: RuleRunError | None = None
+
+
+def _evaluate_rule(rule: Rule, rule_windows: list[Window], runner: QueryRunner, warehouse: Warehouse,
+                   ledger: _AlertLedger, tick: Callable[[int, str], None]) -> _RuleOutcome:
+    """Run one rule's windows oldest first; de-duplication and suppression only involve this rule."""
+    outcome = _RuleOutcome()
+    for index, window in enumerate(rule_windows):
+        if ledger.suppressed(rule, window):
+            outcome.suppressed += 1
+            tick(1, rule.name)
+            continue
+        outcome.windows += 1
+        try:
+            table = runner(rule.query, warehouse, window.end)
+            missing = _missing_columns(rule, table)
+            if missing:
+                raise EntrawatchError(f"query output lacks mapped column(s): {', '.join(missing)}")
+        except EntrawatchError as err:
+            outcome.error = RuleRunError(rule.id, rule.name, str(err), window.end)
+            tick(len(rule_windows) - index, rule.name)
+            return outcome
+        for alert in build_alerts(rule, window, table):
+            if ledger.is_duplicate(alert):
+                outcome.duplicates += 1
+                continue
+            ledger.add(alert)
+            outcome.alerts.append(alert)
+        tick(1, rule.name)
+    return outcome
+
+
+class _CursorWarehouse:
+    """A DuckDB cursor (its own connection to the same database) behind the Warehouse methods a
+    query runner uses, so that rules can be evaluated on several threads; DuckDB runs each query
+    without holding the GIL."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.dialect = warehouse.dialect
+        self._parent = warehouse
+        self._cursor = warehouse.connection.cursor()  # type: ignore[attr-defined]
+
+    def query(self, sql: str, params: Any = None) -> pa.Table:
+        import duckdb
+
+        from entrawatch.errors import WarehouseError
+
+        try:
+            return self._cursor.execute(sql, params or []).to_arrow_table()
+        except duckdb.Error as err:
+            raise WarehouseError(f"query failed: {err}") from err
+
+    def catalog(self) -> dict[str, dict[str, str]]:
+        return self._parent.catalog()
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def _worker_count(warehouse: Warehouse, workers: int | None, injected: bool) -> int:
+    if workers is not None:
+        return max(1, workers)
+    if injected or warehouse.dialect != "duckdb" or not hasattr(warehouse, "connection"):
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, end: datetime, *,
                   progress: bool | ProgressCallback = False, query_runner: QueryRunner | None = None,
-                  load_data: bool = True) -> DetectionResult:
-    """Evaluate every rule over its windows ending in ``(start, end]`` and store alerts and incidents."""
+                  load_data: bool = True, workers: int | None = None) -> DetectionResult:
+    """Evaluate every rule over its windows ending in ``(start, end]`` and store alerts and incidents.
+
+    Rules are independent (de-duplication, suppression and grouping are per rule), so on DuckDB they
+    are evaluated on ``workers`` threads (default: the CPU count, at most 4), each with its own cursor;
+    results are merged in rule order, so the outcome does not depend on the thread count.
+    """
     start, end = _utc(start), _utc(end)
     runner = query_runner or _default_runner()
     scheduled = sorted((r for r in rules if not r.is_hunting), key=lambda r: r.id)
@@ -160,48 +243,43 @@ def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, 
         prepare_warehouse(warehouse)
     lookbehind = max((max(r.query_period, r.suppression_duration) for r in scheduled), default=timedelta(0))
     ledger = _AlertLedger(store.load_alert_state(warehouse, start - lookbehind))
+    plan = [(rule, list(windows(rule.query_frequency, rule.query_period, start, end))) for rule in scheduled]
 
-    total = sum(count_windows(r.query_frequency, start, end) for r in scheduled)
+    total = sum(len(w) for _rule, w in plan)
     callback, finish = (None, None)
     if progress is True:
         callback, finish = _rich_progress(total)
     elif callable(progress):
         callback = progress
     done = 0
-    new_alerts: list[tuple[Rule, Alert]] = []
+    lock = threading.Lock()
+
+    def tick(count: int, name: str) -> None:
+        nonlocal done
+        with lock:
+            done += count
+            if callback:
+                callback(done, total, name)
+
+    threads = _worker_count(warehouse, workers, query_runner is not None)
     try:
-        for rule in scheduled:
-            count_before = len(new_alerts)
-            rule_windows = list(windows(rule.query_frequency, rule.query_period, start, end))
-            for index, window in enumerate(rule_windows):
-                done += 1
-                if ledger.suppressed(rule, window):
-                    result.windows_suppressed += 1
-                else:
-                    result.windows += 1
-                    try:
-                        table = runner(rule.query, warehouse, window.end)
-                        missing = _missing_columns(rule, table)
-                        if missing:
-                            raise EntrawatchError(f"query output lacks mapped column(s): {', '.join(missing)}")
-                    except EntrawatchError as err:
-                        result.errors.append(RuleRunError(rule.id, rule.name, str(err), window.end))
-                        done += len(rule_windows) - index - 1
-                        if callback:
-                            callback(done, total, rule.name)
-                        break
-                    for alert in build_alerts(rule, window, table):
-                        if ledger.is_duplicate(alert):
-                            result.duplicates += 1
-                            continue
-                        ledger.add(alert)
-                        new_alerts.append((rule, alert))
-                if callback:
-                    callback(done, total, rule.name)
-            result.alerts_per_rule[rule.id] = len(new_alerts) - count_before
+        if threads == 1:
+            outcomes = [_evaluate_rule(rule, w, runner, warehouse, ledger, tick) for rule, w in plan]
+        else:
+            outcomes = _evaluate_parallel(plan, runner, warehouse, ledger, tick, threads)
     finally:
         if finish:
             finish()
+
+    new_alerts: list[tuple[Rule, Alert]] = []
+    for (rule, _w), outcome in zip(plan, outcomes, strict=True):
+        result.windows += outcome.windows
+        result.windows_suppressed += outcome.suppressed
+        result.duplicates += outcome.duplicates
+        if outcome.error:
+            result.errors.append(outcome.error)
+        result.alerts_per_rule[rule.id] = len(outcome.alerts)
+        new_alerts += [(rule, alert) for alert in outcome.alerts]
 
     new_alerts.sort(key=lambda ra: (ra[1].window.end, ra[1].rule_id, ra[1].dedup_key))
     result.new_alerts = [alert for _rule, alert in new_alerts]
@@ -218,3 +296,34 @@ def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, 
     result.incidents_created = sum(1 for i in changed if i.number not in known_numbers)
     result.incidents_updated = len(changed) - result.incidents_created
     return result
+
+
+def _evaluate_parallel(plan: list[tuple[Rule, list[Window]]], runner: QueryRunner, warehouse: Warehouse,
+                       ledger: _AlertLedger, tick: Callable[[int, str], None], threads: int) -> list[_RuleOutcome]:
+    local = threading.local()
+    handles: list[_CursorWarehouse] = []
+    handles_lock = threading.Lock()
+
+    def handle() -> _CursorWarehouse:
+        if not hasattr(local, "warehouse"):
+            with handles_lock:
+                local.warehouse = _CursorWarehouse(warehouse)
+                handles.append(local.warehouse)
+        return local.warehouse
+
+    def work(item: tuple[Rule, list[Window]]) -> _RuleOutcome:
+        rule, rule_windows = item
+        return _evaluate_rule(rule, rule_windows, runner, handle(), ledger, tick)  # type: ignore[arg-type]
+
+    # Longest rules first keeps both threads busy until the end; results come back in plan order.
+    order = sorted(range(len(plan)), key=lambda i: -len(plan[i][1]))
+    outcomes: list[_RuleOutcome | None] = [None] * len(plan)
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = {pool.submit(work, plan[i]): i for i in order}
+            for future, index in futures.items():
+                outcomes[index] = future.result()
+    finally:
+        for item in handles:
+            item.close()
+    return [o for o in outcomes if o is not None]

@@ -258,7 +258,8 @@ class Compiler:
             else:
                 projections.append(ref)
         table = exp.Table(this=exp.to_identifier(name, quoted=True))
-        return Rel(exp.Select(expressions=projections).from_(table, copy=False), dict(columns))
+        scan = {p.alias_or_name: (p.this if isinstance(p, exp.Alias) else p) for p in projections}
+        return Rel(exp.Select(expressions=projections).from_(table, copy=False), dict(columns), scan=scan)
 
     def _tabular_call(self, node: ast.Call, env: Env) -> Rel:
         if node.name == "table":

@@ -77,7 +77,9 @@ def _side(node: ast.Node) -> str | None:
 def _dedupe(rel: Rel, keys: list[str]) -> Rel:
     """innerunique: keep one (arbitrary) left row per key combination."""
     rn = "__kql_rn"
-    window = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in keys])
+    # Spark requires an ordered window for row_number(); ordering by the keys keeps "any row".
+    window = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in keys],
+                        order=exp.Order(expressions=[exp.Ordered(this=col(k)) for k in keys]))
     inner = select_from(rel, [col(c) for c in rel.columns] + [alias(window, rn)])
     outer = select_from(Rel(inner, rel.columns), [col(c) for c in rel.columns]).where(
         exp.EQ(this=col(rn), expression=exp.Literal.number(1)), copy=False)

@@ -122,15 +122,6 @@ class Lexer:
             return self._string(start, start + 1, verbatim=ch == "@")
         if ch in "hH" and q.startswith("@", start + 1) and start + 2 < len(q) and q[start + 2] in "'\"":
             return self._string(start, start + 2, verbatim=True)
-        if ch == "[" and start + 1 < len(q) and q[start + 1] in "'\"":
-            # bracketed identifier ['name'] / ["name"]
-            tok = self._string(start + 1, start + 1, verbatim=False)
-            self._skip_space()
-            if not q.startswith("]", self.pos):
-                raise self.error("expected ']' after bracketed name", self.pos)
-            self.pos += 1
-            line, col = self.position(start)
-            return Token(IDENT, tok.text, line, col, start, self.pos, "quoted")
         if ch.isdigit() or (ch == "." and start + 1 < len(q) and q[start + 1].isdigit()
                             and not q.startswith("..", start)):
             return self._number(start)

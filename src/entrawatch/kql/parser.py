@@ -288,6 +288,10 @@ class Parser(ExprParser):
             self.advance()
             self.advance()
             return self.at(ast.NamedExpr([tok.text], self.parse_expression()), tok)
+        if self.at_bracketed_name() and self.peek(3).is_(PUNCT, "="):
+            name = self.bracketed_name()
+            self.advance()
+            return self.at(ast.NamedExpr([name.text], self.parse_expression()), tok)
         return self.at(ast.NamedExpr([], self.parse_expression()), tok)
 
     def _parse_named_list(self) -> list[ast.NamedExpr]:
@@ -312,7 +316,7 @@ class Parser(ExprParser):
             else:
                 tok = self.expect_ident("a column name")
                 name = tok.text
-                if self.at_punct("*") and self.tok.start == tok.end:
+                if self.at_punct("*") and self.tok.start == tok.end and tok.value != "quoted":
                     self.advance()
                     name += "*"
                 names.append(name)

@@ -144,7 +144,19 @@ class ExprParser:
             raise self.error(f"expected {' or '.join(repr(w) for w in words)} but found {found!r}")
         return self.advance()
 
+    def at_bracketed_name(self) -> bool:
+        """``['name']`` / ``["name"]``: KQL's quoted identifier."""
+        return self.at_punct("[") and self.peek().kind == STRING and self.peek(2).is_(PUNCT, "]")
+
+    def bracketed_name(self) -> Token:
+        start = self.advance()
+        name = self.advance()
+        end = self.advance()
+        return Token(IDENT, name.text, start.line, start.column, start.start, end.end, "quoted")
+
     def expect_ident(self, what: str = "a name") -> Token:
+        if self.at_bracketed_name():
+            return self.bracketed_name()
         if self.tok.kind != IDENT:
             found = self.tok.text or "end of query"
             raise self.error(f"expected {what} but found {found!r}")
@@ -280,6 +292,9 @@ class ExprParser:
         if tok.kind == PUNCT and tok.text == "*":
             self.advance()
             return self.at(ast.Star(), tok)
+        if self.at_bracketed_name():
+            name = self.bracketed_name()
+            return self.at(ast.Name(name.text), tok)
         if tok.kind == IDENT:
             if tok.value != "quoted" and tok.text in ("true", "false") and not self.peek().is_(PUNCT, "("):
                 self.advance()

@@ -43,6 +43,9 @@ class Rel:
     columns: dict[str, str]  # visible columns in order -> KQL type
     order: list[exp.Ordered] | None = None  # pending ORDER BY over output columns
     hidden: list[str] = field(default_factory=list)  # extra output columns (after visible ones)
+    #: Set while the relation is still a plain table scan: column -> its scan expression. A
+    #: ``where`` then goes into the scan itself so the engine can push it into the table read.
+    scan: dict[str, exp.Expression] | None = None
 
     @property
     def serialized(self) -> bool:

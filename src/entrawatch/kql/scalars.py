@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -46,7 +47,7 @@ NAME_FROM_FIRST_ARG = frozenset({
 
 #: Calls the core lowers even when a function table defines them: they need the binder's scope
 #: (columns, row order, sub-queries).
-CORE_FIRST = frozenset({"column_ifexists", "columnifexists", "toscalar", "row_number", "prev", "next"})
+CORE_FIRST = frozenset({"column_ifexists", "columnifexists", "toscalar", "row_number", "prev", "next", "ago"})
 
 
 def paren(e: exp.Expression) -> exp.Expression:
@@ -72,6 +73,14 @@ class Scope:
     aggregate: bool = False
     #: Row-order context for prev()/next()/row_number(): the ORDER BY of the serialized input.
     order: list[exp.Ordered] | None = None
+
+
+def _is_nonnull_coalesce(e: exp.Expression) -> bool:
+    """COALESCE(..., '') is already a Kusto string (never null)."""
+    if not isinstance(e, exp.Coalesce) or not e.expressions:
+        return False
+    last = e.expressions[-1]
+    return isinstance(last, exp.Literal) and last.is_string
 
 
 def unify_numeric(a: str, b: str) -> str:
@@ -207,7 +216,8 @@ class ScalarLowerer:
 
     def nonnull(self, value: Typed) -> exp.Expression:
         """Kusto strings are never null: computed string expressions are coalesced to ''."""
-        if value.kql_type in STRINGY and not isinstance(value.expr, exp.Column | exp.Literal):
+        if value.kql_type in STRINGY and not isinstance(value.expr, exp.Column | exp.Literal) \
+                and not _is_nonnull_coalesce(value.expr):
             return _sql.coalesce(value.expr, _sql.s(""))
         return value.expr
 
@@ -388,6 +398,10 @@ class ScalarLowerer:
                 raise self.semantic(f"aggregate {name}() can only be used in summarize", node)
             raise self.unsupported(f"function {name}() is not supported", node)
         args = [self.lower_arg(a) for a in node.args]
+        if name == "tostring" and len(args) == 1 and args[0].kql_type == "dynamic" \
+                and dynamic.path_of(args[0].expr) is not None:
+            # one JSON path extraction instead of extract-then-convert (same Kusto semantics)
+            return Typed(dynamic.as_string(args[0].expr, self.dialect), "string", args[0].default_name)
         result = builder(args, self.ctx(node))
         if result.default_name is None and name in NAME_FROM_FIRST_ARG and args and args[0].default_name:
             result = Typed(result.expr, result.kql_type, args[0].default_name)
@@ -452,6 +466,14 @@ class ScalarLowerer:
         if len(node.args) != 1:
             raise self.semantic("ago() expects 1 argument", node)
         span = self.lower(node.args[0])
+        micros = _sql.int_literal_value(span) if span.kql_type == "timespan" else None
+        if micros is None and isinstance(span.expr, exp.Cast):
+            micros = _sql.int_literal_value(Typed(span.expr.this, "long"))
+        if micros is not None:
+            # a constant window start, so engines can push the time filter into the table scan
+            return _sql.literal(self.compiler.now - timedelta(microseconds=micros), "datetime", self.dialect)
+        if "ago" in SCALAR_FUNCTIONS:
+            return SCALAR_FUNCTIONS["ago"]([span], self.ctx(node))
         if span.kql_type != "timespan":
             raise self.semantic("ago() expects a timespan", node)
         now = _sql.literal(self.compiler.now, "datetime", self.dialect)

@@ -58,8 +58,49 @@ def lower_where(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel
     pred = lowerer(compiler, rel, env).lower(op.params["predicate"])
     if pred.kql_type != "bool":
         raise compiler.semantic(f"where needs a bool predicate, not {pred.kql_type}", op.params["predicate"])
+    if rel.scan is not None:
+        sql = rel.sql.copy().where(_on_scan(pred.expr, rel), copy=False)
+        return Rel(sql, dict(rel.columns), rel.order, list(rel.hidden), scan=rel.scan)
     sql = star_from(rel).where(pred.expr, copy=False)
     return Rel(sql, dict(rel.columns), rel.order, list(rel.hidden))
+
+
+def _nonempty_string(e: exp.Expression) -> bool:
+    return isinstance(e, exp.Literal) and e.is_string and e.this != ""
+
+
+def _raw_string_ok(column: exp.Column, rel: Rel) -> bool:
+    """``col = 'x'`` / ``col IN ('x', 'y')`` with non-empty literals: NULL and '' both fail, so the
+    raw (possibly null) column gives Kusto's answer and the engine can push the filter down."""
+    parent = column.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    if isinstance(parent, exp.EQ):
+        left_has = parent.this is column or any(c is column for c in parent.this.find_all(exp.Column))
+        return _nonempty_string(parent.expression if left_has else parent.this)
+    if isinstance(parent, exp.In) and not parent.args.get("query"):
+        return bool(parent.expressions) and all(_nonempty_string(e) for e in parent.expressions)
+    return False
+
+
+def _on_scan(pred: exp.Expression, rel: Rel) -> exp.Expression:
+    """Rewrite a predicate over the scan's output columns into one over the table's columns."""
+    assert rel.scan is not None
+    pred = pred.copy()
+    for column in list(pred.find_all(exp.Column)):
+        if column.table or column.name not in rel.scan or column.find_ancestor(exp.Select, exp.Subquery):
+            continue  # qualified, unknown, or inside a sub-query (its own columns)
+        source = rel.scan[column.name]
+        if isinstance(source, exp.Column):
+            continue
+        if rel.columns.get(column.name) in ("string", "guid") and _raw_string_ok(column, rel):
+            continue
+        replacement = source.copy()
+        if column is pred:
+            pred = replacement
+        else:
+            column.replace(replacement)
+    return pred
 
 
 def _computed(compiler: Compiler, rel: Rel, exprs: list[ast.NamedExpr], env: Env,

@@ -23,6 +23,8 @@ from entrawatch.warehouse.base import Warehouse
 from entrawatch.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 _NORM = "_ew_norm"
+#: DuckDB memory limit while ingesting: keeps peak RSS flat whatever the input size.
+INGEST_MEMORY_LIMIT = "768MB"
 _REJECTS = "_ew_rejects"
 
 _QUARANTINE_SELECT = """
@@ -58,12 +60,17 @@ class Normalizer:
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
         self.direct = isinstance(warehouse, DuckDBWarehouse)
+        self._restore_memory_limit: str | None = None
         if self.direct:
             self.con = warehouse.connection  # type: ignore[attr-defined]
+            # Bound DuckDB's buffer pool while ingesting (restored by close()): without it the pool
+            # may grow towards 80% of RAM as the database file grows.
+            self._restore_memory_limit = self._run("SELECT current_setting('memory_limit')")[0][0]
+            self._run(f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
         else:
             self.con = duckdb.connect(":memory:")
             self._run("SET TimeZone = 'UTC'")
-            self._run(f"SET memory_limit = {_literal('1GB')}")
+            self._run(f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
 
     def _run(self, sql: str, params: list | None = None) -> list:
         return self.con.execute(sql, params or []).fetchall()
@@ -71,6 +78,8 @@ class Normalizer:
     def close(self) -> None:
         for name in (sqlgen.STAGE, _NORM):
             self._run(f"DROP TABLE IF EXISTS {name}")
+        if self._restore_memory_limit:
+            self._run(f"SET memory_limit = {_literal(self._restore_memory_limit)}")
         if not self.direct:
             self.con.close()
 
@@ -137,11 +146,8 @@ class Normalizer:
                 f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {_NORM} n WHERE _reason IS NULL "
                 f"AND NOT EXISTS (SELECT 1 FROM {_q(target)} t WHERE t.\"Id\" = n.\"Id\") {dedupe}"
             )[0][0])
-        rows = self.con.execute(f"SELECT {cols} FROM {_NORM} WHERE _reason IS NULL {dedupe} ORDER BY idx").to_arrow_table()
-        repeated = self._run(f"SELECT count(*) FROM {_NORM} WHERE _reason IS NULL")[0][0] - rows.num_rows
-        result = self.warehouse.append(target, _cast(rows, tbl.arrow_schema()).to_batches())
-        assert result.offered + repeated >= result.inserted
-        return result.inserted
+        rows = self.con.sql(f"SELECT {cols} FROM {_NORM} WHERE _reason IS NULL {dedupe} ORDER BY idx").to_arrow_table()
+        return self.warehouse.append(target, _cast(rows, tbl.arrow_schema()).to_batches()).inserted
 
     def _store_quarantine(self, select_sql: str, params: list) -> None:
         qtable = schema.table(schema.QUARANTINE_TABLE)
@@ -155,7 +161,7 @@ class Normalizer:
                 params,
             )
             return
-        rows = self.con.execute(select_sql, params).to_arrow_table()
+        rows = self.con.sql(select_sql, params=params).to_arrow_table()
         if rows.num_rows:
             self.warehouse.append(qtable.name, _cast(rows, qtable.arrow_schema()).to_batches())
 

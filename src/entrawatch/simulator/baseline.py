@@ -94,7 +94,7 @@ class Baseline:
             return
         at_office = rng.random() < 0.6
         ip = user.office_ip if at_office else user.home_ip
-        first = midnight + user.work_start * US_PER_HOUR + rng.randint(-30, 45) * US_PER_MINUTE
+        first = midnight + user.work_start * US_PER_HOUR + rng.randint(-30 * US_PER_MINUTE, 45 * US_PER_MINUTE)
         work_end = midnight + user.work_end * US_PER_HOUR + rng.randint(-30, 60) * US_PER_MINUTE
         laptop = user.devices[0]
         session = Session(laptop, guid(rng), first, work_end + rng.randint(0, 90) * US_PER_MINUTE, ip, user.home,
@@ -221,7 +221,7 @@ class Baseline:
     def _sp_hour(self, hour_start: int, rng: random.Random, out: list) -> None:
         hour_of_day = (hour_start // US_PER_HOUR) % 24
         for index, sp in enumerate(self.tenant.service_principals):
-            if sp.dormant or (sp.active_until is not None and hour_start >= sp.active_until):
+            if sp.active_until is not None and hour_start >= sp.active_until:
                 continue
             lo, hi = sp.active_hours
             if not lo <= hour_of_day < hi:
@@ -316,6 +316,17 @@ class Baseline:
                                       "modifiedProperties": []}]))
             elif kind < 0.9:
                 out.append(self._routine_consent(rng, t, target))
+            elif kind < 0.93:  # a member invites a partner contact; they never use admin tools
+                partner = rng.choice(("fabrikam.com", "northwindtraders.com", "adatum.com"))
+                email = f"{rng.choice(data.FIRST_NAMES).lower()}.{rng.choice(data.LAST_NAMES).lower()}@{partner}"
+                ext_upn = f"{email.replace('@', '_')}#EXT#@{tenant.extra_domains[1]}"
+                out.append(ev.audit(rng, t, "Invite external user", "UserManagement", "Add",
+                                    ev.user_actor(target, target.office_ip),
+                                    [{"id": guid(rng), "displayName": email.split("@")[0], "type": "User",
+                                      "userPrincipalName": ext_upn,
+                                      "modifiedProperties": [ev.prop("UserType", None, "Guest"),
+                                                             ev.prop("InvitedUserEmailAddress", None, email)]}],
+                                    service="B2B Invited Users", user_agent=data.DEVICE_PROFILES[0][2]))
             elif kind < 0.97:
                 sp = rng.choice(tenant.service_principals)
                 out.append(ev.audit(rng, t, "Update application", "ApplicationManagement", "Update",

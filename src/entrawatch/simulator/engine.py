@@ -99,7 +99,8 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
     tenant = build_tenant(config.seed, config.users)
     ctx = Context(tenant, start, end)
     specs = catalogue.select(config.scenarios, config.benign_lookalikes)
-    scenario_events, truth_entries = catalogue.build_all(specs, ctx, config.seed)
+    skipped: list[dict] = []
+    scenario_events, truth_entries = catalogue.build_all(specs, ctx, config.seed, skipped)
     baseline = Baseline(tenant, config.seed, start, ctx.quiet)
     writer = make_writer(config.format, out, tenant.tenant_id, tenant.workspace_id, start, end, discard=discard)
     counts = dict.fromkeys(TABLES, 0)
@@ -137,7 +138,7 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
         "generator": "entrawatch-simulator", "seed": config.seed, "start": iso_seconds(start),
         "end": iso_seconds(end), "users": len(tenant.users), "days": config.days, "tenant_id": tenant.tenant_id,
         "workspace_id": tenant.workspace_id, "format": config.format, "counts": counts,
-        "scenarios": truth_entries,
+        "scenarios": truth_entries, "skipped": skipped,
     }
     truth_path = out / "truth.json"
     truth_path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")

@@ -13,7 +13,6 @@ An :class:`Event` carries the event time (``created``), the time Azure Monitor s
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from functools import cache
 
 import orjson
@@ -40,12 +39,32 @@ TABLES = (SIGNIN, NONINTERACTIVE, SERVICE_PRINCIPAL, MANAGED_IDENTITY, AUDIT)
 _EMPTY: list = []
 
 
-@dataclass(slots=True)
 class Event:
-    generated: int
-    created: int
-    table: str
-    props: dict
+    """One log record. Template-based events keep only their differences until they are serialized.
+
+    Most events are copies of a session or workload template with a few fields changed; storing just those
+    fields (``delta``) over a shared ``base`` keeps an hour's batch several times smaller in memory. ``props``
+    builds the full object on each access, so callers read it once per use and never mutate a derived one.
+    """
+
+    __slots__ = ("_base", "_delta", "_props", "created", "generated", "table")
+
+    def __init__(self, generated: int, created: int, table: str, props: dict | None = None, *,
+                 base: dict | None = None, delta: dict | None = None) -> None:
+        self.generated = generated
+        self.created = created
+        self.table = table
+        self._props = props
+        self._base = base
+        self._delta = delta
+
+    @property
+    def props(self) -> dict:
+        props = self._props
+        if props is None:
+            props = self._base.copy()  # type: ignore[union-attr]
+            props.update(self._delta)  # type: ignore[arg-type]
+        return props
 
 
 def ingest_delay(rng: random.Random) -> int:
@@ -249,19 +268,17 @@ def from_template(template: Event, rng: random.Random, created: int, min_ms: int
     identifiers and timestamps, so copying a template dict is several times cheaper than building one. The
     correlation id is kept: a client reuses it across the refreshes of one session, as real exports show.
     """
-    props = template.props.copy()
-    if overrides:
-        props.update(overrides)
     event_id = guid(rng)
-    props["id"] = event_id
-    if "originalRequestId" in props:
-        props["originalRequestId"] = event_id
-    props["createdDateTime"] = iso(created, "+00:00")
+    delta = dict(overrides) if overrides else {}
+    delta["id"] = event_id
+    if template.table in (SIGNIN, NONINTERACTIVE):
+        delta["originalRequestId"] = event_id
+    delta["createdDateTime"] = iso(created, "+00:00")
     if correlation_id is not None:
-        props["correlationId"] = correlation_id
-    props["uniqueTokenIdentifier"] = token_id(rng)
-    props["processingTimeInMilliseconds"] = min_ms + int(rng.random() * spread_ms)
-    return Event(created + ingest_delay(rng), created, template.table, props)
+        delta["correlationId"] = correlation_id
+    delta["uniqueTokenIdentifier"] = token_id(rng)
+    delta["processingTimeInMilliseconds"] = min_ms + int(rng.random() * spread_ms)
+    return Event(created + ingest_delay(rng), created, template.table, base=template.props, delta=delta)
 
 
 # --- service principals and managed identities ---------------------------------------------------------------

@@ -115,7 +115,6 @@ class ServicePrincipal:
     resources: tuple[str, ...]
     interval_minutes: int
     user_agent: str
-    dormant: bool = False
     active_until: int | None = None  # no baseline sign-ins after this instant (dormancy scenarios)
     active_hours: tuple[int, int] = (0, 24)
 
@@ -156,7 +155,6 @@ class Tenant:
     admins: list[User] = field(default_factory=list)
     # Service-principal object ids of the first-party resources in this tenant.
     resource_sp_ids: dict[str, str] = field(default_factory=dict)
-    app_sp_ids: dict[str, str] = field(default_factory=dict)
     ca_cache: dict = field(default_factory=dict)  # outcome -> (status, policies), filled by events.ca
 
 
@@ -281,8 +279,6 @@ def build_tenant(seed: int, users: int) -> Tenant:
                     admins=admins)
     for key in data.RESOURCES:
         tenant.resource_sp_ids[key] = guid(rng)
-    for name in data.FIRST_PARTY_APPS:
-        tenant.app_sp_ids[name] = guid(rng)
     return tenant
 
 

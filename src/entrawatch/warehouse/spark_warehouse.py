@@ -12,7 +12,9 @@ already there. No Python loop touches rows.
 
 from __future__ import annotations
 
+import shutil
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ import pyarrow.compute as pc
 
 from entrawatch import schema
 from entrawatch.errors import SchemaError, WarehouseError
+from entrawatch.warehouse import spark_statements
 from entrawatch.warehouse.base import AppendResult
 from entrawatch.warehouse.spark_session import apply_required_conf, get_session
 
@@ -247,7 +250,6 @@ class SparkWarehouse:
         broadcast), and the rows with those keys are dropped with a broadcast anti-join. Wide rows
         are never shuffled, and the number written is observed during the write itself.
         """
-        from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         if dedupe:
@@ -268,19 +270,26 @@ class SparkWarehouse:
             )
             matches = [new_rows[k].eqNullSafe(existing[f"_ew_key{i}"]) for i, k in enumerate(tbl.key)]
             new_rows = new_rows.join(F.broadcast(existing), on=matches, how="left_anti")
+        return self._write_rows(tbl, new_rows, self.table_path(tbl.name))
+
+    def _write_rows(self, tbl: schema.Table, rows: DataFrame, path: Path) -> int:
+        """Append canonical ``rows`` under ``path`` partitioned by day; return how many were written."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
         source = partition_source(tbl)
         day = F.date_format(F.col(source), "yyyy-MM-dd") if source else F.lit(None).cast("string")
         # Rows in day then time order inside each file: tight Parquet min/max statistics, and the
         # partitioned writer gets the order it needs without another sort.
         ordering = [PARTITION_COLUMN, source] if source else [PARTITION_COLUMN]
-        written = Observation("entrawatch_append")
+        written = Observation()
         (
-            new_rows.withColumn(PARTITION_COLUMN, day)
+            rows.withColumn(PARTITION_COLUMN, day)
             .observe(written, F.count(F.lit(1)).alias("rows"))
             .sortWithinPartitions(*ordering)
             .write.mode("append")
             .partitionBy(PARTITION_COLUMN)
-            .parquet(str(self.table_path(tbl.name)))
+            .parquet(str(path))
         )
         return int(written.get["rows"])
 
@@ -295,13 +304,48 @@ class SparkWarehouse:
         return _normalize_result(result)
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
-        """Run a statement for its effect (Spark runs commands eagerly in ``spark.sql``)."""
+        """Run a statement for its effect.
+
+        Spark cannot ``DELETE`` from or ``DROP`` a temp view over Parquet, yet callers maintain
+        small tables that way (content data reloads, incident updates), so those two statements
+        on a table stored here are carried out by :mod:`entrawatch.warehouse.spark_statements`.
+        Anything else goes to ``spark.sql``, which runs commands eagerly.
+        """
         with self._lock:
             self._sync_views()
             try:
-                self._sql(sql, params)
+                statement = spark_statements.parse(sql)
+                if statement is not None and statement.table in self._views:
+                    self._run_table_statement(statement, params)
+                else:
+                    self._sql(sql, params)
+            except (SchemaError, WarehouseError):
+                raise
             except Exception as err:
                 raise WarehouseError(f"statement failed: {_first_line(err)}") from err
+
+    def _run_table_statement(
+        self, statement: spark_statements.TableStatement, params: Sequence[Any] | Mapping[str, Any] | None
+    ) -> None:
+        """DROP TABLE removes the folder; DELETE rewrites the table without the matching rows."""
+        name = statement.table
+        folder = self.table_path(name)
+        if statement.kind == "drop":
+            self._spark.catalog.dropTempView(name)
+            self._views.discard(name)
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        if statement.keep_sql is None:  # DELETE without WHERE: empty the table
+            shutil.rmtree(folder)
+            folder.mkdir()
+        else:
+            staging = self.directory / f".staging-{name}-{uuid.uuid4().hex}"
+            self._write_rows(schema.table(name), self._sql(statement.keep_sql, params), staging)
+            retired = self.directory / f".retired-{name}-{uuid.uuid4().hex}"
+            folder.rename(retired)
+            staging.rename(folder)
+            shutil.rmtree(retired, ignore_errors=True)
+        self._register_view(name)
 
     def _sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> DataFrame:
         if params is None or len(params) == 0:

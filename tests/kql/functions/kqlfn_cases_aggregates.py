@@ -57,3 +57,7 @@ CASES = [
     agg("stdevp", Col("w"), columns=W, expected=2.0),
     agg("variancep", Col("w"), columns=W, expected=4.0),
 ]
+
+CASES += [
+    agg("percentile", Col("v"), (99.5, "real"), columns=V, expected=10, label="fractional percentage"),
+]

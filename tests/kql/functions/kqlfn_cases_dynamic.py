@@ -71,3 +71,11 @@ CASES = [
     f("gettype", ("x", D), expected="string", label="dynamic string"),
     f("gettype", (True, D), expected="bool", label="dynamic bool"),
 ]
+
+CASES += [
+    f("extract_json", ("$.hello", S), ('{"hello":"world"}', S), expected="world"),
+    f("extract_json", ("$.a.b", S), ('{"a":{"b":[1,2]}}', S), expected="[1,2]", label="array as text"),
+    f("extract_json", ("$.n", S), ('{"n":5}', S), ("long", S), expected=5, label="typed"),
+    f("extractjson", ("$.missing", S), ('{"a":1}', S), expected="", label="missing path"),
+    f("extract_json", ("$.a", S), ("not json", S), expected="", label="invalid json"),
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kqlfn_harness import f
+from kqlfn_harness import Json, f
 
 S, L, R, B, DT, TS, D = "string", "long", "real", "bool", "datetime", "timespan", "dynamic"
 
@@ -143,4 +143,12 @@ CASES = [
     f("url_decode", ("https%3a%2f%2fa.com%2fhello%20world", S), expected="https://a.com/hello world"),
     f("hash_sha256", ("World", S), expected="78ae647dc5544d227130a0682a51e30bc7777fbb6d8a8f17007463a3ecd1d524"),
     f("hash_md5", ("World", S), expected="f5a7924e621e84c9280a9a27e1bcb7f6"),
+]
+
+CASES += [
+    f("tostring", Json("null"), expected="", label="json null"),
+    f("tostring", Json('{"k": "v"}'), expected='{"k":"v"}', label="bag is compacted"),
+    f("isempty", Json("null"), expected=True, label="json null"),
+    f("isnull", Json("null"), expected=True, label="json null"),
+    f("array_length", Json('[1, [2, 3]]'), expected=2, label="nested"),
 ]

@@ -42,6 +42,13 @@ class Col:
 
 
 @dataclass(frozen=True)
+class Json:
+    """A dynamic argument given as raw JSON text (to spell JSON ``null`` and key order)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Unordered:
     """Expected dynamic array whose order Kusto leaves unspecified."""
 
@@ -77,6 +84,8 @@ class Case:
 def _show(arg: Any) -> str:
     if isinstance(arg, Col):
         return arg.name
+    if isinstance(arg, Json):
+        return arg.text
     value, kind = arg
     if value == "tuple" and isinstance(kind, list):
         return "(" + ", ".join(repr(v) for v, _k in kind) + ")"
@@ -111,6 +120,8 @@ def _arg(arg: Any, dialect: str) -> Typed:
     if isinstance(arg, Col):
         column = exp.column(arg.name, table="t")
         return Typed(column, _COLUMN_TYPES[arg.name], arg.name)
+    if isinstance(arg, Json):
+        return Typed(q.json_text(q.s(arg.text), dialect), "dynamic")
     value, kind = arg
     if value == "tuple" and isinstance(kind, list):
         items = [q.literal(v, k, dialect) for v, k in kind]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlglot import exp
@@ -105,6 +106,22 @@ def cast(e: exp.Expression, sql_type: str) -> exp.Cast:
 
 def try_cast(e: exp.Expression, sql_type: str) -> exp.TryCast:
     return exp.TryCast(this=e, to=exp.DataType.build(sql_type))
+
+
+def bind(value: exp.Expression, body: Callable[[exp.Expression], exp.Expression], dialect: str,
+         name: str = "ew_bound") -> exp.Expression:
+    """Evaluate ``value`` once and use it several times in ``body`` (a per-row ``let``).
+
+    SQL has no per-row variables and neither engine shares common sub-expressions inside CASE,
+    so an expensive value used three times costs three times. A one-element list mapped by a
+    lambda binds it once: DuckDB ``list_transform([v], lambda x: ...)[1]``, Spark
+    ``transform(array(v), x -> ...)[0]``.
+    """
+    variable = exp.to_identifier(name)
+    lam = exp.Lambda(this=body(exp.column(name)), expressions=[variable])
+    if dialect == "duckdb":
+        return fn("list_extract", fn("list_transform", fn("list_value", value), lam), n(1))
+    return fn("element_at", fn("transform", fn("array", value), lam), n(1))
 
 
 def case(*whens: tuple[exp.Expression, exp.Expression], default: exp.Expression | None = None) -> exp.Case:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from entrawatch.kql.functions import _sql as q
+from entrawatch.kql.functions.conversion import to_string_expr
 from entrawatch.kql.functions.dynamic_functions import json_value_text
 from entrawatch.kql.lowering_api import LowerContext, Typed, aggregate
 
@@ -107,24 +108,37 @@ def take_any(args: list[Typed], ctx: LowerContext) -> Typed:
     return Typed(value, args[0].kql_type, q.source_name(args[0]))
 
 
+def _collect_value(value: Typed, ctx: LowerContext) -> exp.Expression:
+    """The per-row value collected: native types stay native (the engine's to_json renders them
+    as Kusto does); datetimes/timespans become Kusto's text; dynamic stays JSON."""
+    if value.kql_type in ("datetime", "timespan"):
+        return to_string_expr(value, ctx.dialect, null_as_empty=False)
+    if value.kql_type in ("real", "decimal"):
+        return q.cast(value.expr, "double")
+    if value.kql_type == "dynamic" and ctx.dialect == "duckdb":
+        return q.cast(value.expr, "json")
+    return value.expr
+
+
 def _collect(args: list[Typed], ctx: LowerContext, *, distinct: bool, condition: Typed | None,
              max_size: Typed | None) -> exp.Expression:
-    value = args[0]
-    present = q.not_(exp.Is(this=value.expr.copy(), expression=q.null()))
+    value = _collect_value(args[0], ctx)
     if condition is not None:
-        present = exp.And(this=present, expression=q.bool_or_false(condition.expr))
-    text = q.case((present, json_value_text(value, ctx)))
+        value = q.case((q.bool_or_false(condition.expr), value))
     limit = q.cast(max_size.expr, "bigint") if max_size is not None else q.n(DEFAULT_MAX_SIZE)
     if ctx.dialect == "duckdb":
-        collected = exp.Filter(this=q.fn("list", text), expression=exp.Where(
-            this=q.not_(exp.Is(this=text.copy(), expression=q.null()))))
-        if distinct:
-            collected = q.fn("list_distinct", collected)
+        listed = q.fn("list", exp.Distinct(expressions=[value]) if distinct else value)
+        collected = exp.Filter(this=listed, expression=exp.Where(
+            this=q.not_(exp.Is(this=value.copy(), expression=q.null()))))
         limited = q.fn("list_slice", collected, q.n(1), limit)
-    else:
-        collected = q.fn("collect_set" if distinct else "collect_list", text)
-        limited = q.fn("slice", collected, q.n(1), q.cast(limit, "int"))
-    return q.json_array_from_elements(limited, ctx.dialect)
+        return q.coalesce(q.fn("to_json", limited), q.dynamic_literal([], ctx.dialect))
+    collected = q.fn("collect_set" if distinct else "collect_list", value)
+    limited = q.fn("slice", collected, q.n(1), q.cast(limit, "int"))
+    if args[0].kql_type == "dynamic":
+        element = exp.to_identifier("e")
+        limited = q.fn("transform", limited, exp.Lambda(this=q.fn("parse_json", exp.column("e")),
+                                                       expressions=[element]))
+    return q.fn("to_json", limited)
 
 
 def _register_collect(name: str, *, distinct: bool, conditional: bool) -> None:
@@ -178,8 +192,13 @@ def _percentile_value(value: Typed, fraction: exp.Expression, ctx: LowerContext)
 
 
 def _fraction(p: Typed, ctx: LowerContext) -> tuple[exp.Expression, str]:
-    number = q.int_literal_value(p)
-    label = str(number) if number is not None else p.expr.sql(dialect=ctx.dialect).replace(".", "_")
+    literal = p.expr
+    while isinstance(literal, (exp.Cast, exp.Paren)):
+        literal = literal.this
+    text = literal.this if isinstance(literal, exp.Literal) and not literal.is_string else None
+    if text is None:
+        raise q.err(ctx, "percentile() needs a constant percentage")
+    label = text[:-2] if text.endswith(".0") else text.replace(".", "_")
     return exp.Div(this=q.cast(p.expr, "double"), expression=q.n(100.0)), label
 
 

@@ -228,7 +228,28 @@ def gettype(args: list[Typed], ctx: LowerContext) -> Typed:
     return Typed(q.case(*whens, default=q.s("null")), "string")
 
 
-@scalar("column_ifexists")
+@scalar("extract_json", "extractjson")
+def extract_json(args: list[Typed], ctx: LowerContext) -> Typed:
+    """extract_json(path, json[, type]): the element as text (unquoted strings, JSON otherwise)."""
+    q.arity("extract_json", args, ctx, 2, 3)
+    path = q.str_literal_value(args[0])
+    if path is None:
+        raise q.err(ctx, "extract_json() needs a constant JSONPath", unsupported=True)
+    text = q.cast(args[1].expr, "varchar")
+    if ctx.dialect == "duckdb":
+        value = q.fn("json_extract_string", q.try_cast(text, "json"), q.s(path))
+    else:
+        value = q.fn("get_json_object", text, q.s(path))
+    result = Typed(q.coalesce(value, q.s("")), "string")
+    if len(args) == 3:
+        target = q.str_literal_value(args[2]) or args[2].kql_type
+        from entrawatch.kql.functions.conversion import convert_to  # noqa: PLC0415 - import cycle
+
+        return convert_to(Typed(value, "string"), target, ctx)
+    return result
+
+
+@scalar("column_ifexists", "columnifexists")
 def column_ifexists(args: list[Typed], ctx: LowerContext) -> Typed:
     raise q.err(ctx, "column_ifexists() must be resolved by the binder (it needs the table schema)",
                 unsupported=True)

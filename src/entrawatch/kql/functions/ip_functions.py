@@ -17,23 +17,25 @@ from entrawatch.kql.functions.conversion import string_arg
 from entrawatch.kql.functions.string_operators import dynamic_literal_value
 from entrawatch.kql.lowering_api import LowerContext, Typed, scalar
 
-_IPV4 = r"^\s*([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?:/([0-9]{1,2}))?\s*$"
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(/(3[0-2]|[12]?[0-9]))?$"
 _BOUNDARY_LEFT = "(^|[^\\p{L}\\p{N}])"
 _BOUNDARY_RIGHT = "($|[^\\p{L}\\p{N}])"
 
 
 class ParsedIp:
-    """SQL pieces of a parsed address: its BIGINT value and its prefix length (32 by default)."""
+    """SQL pieces of a parsed address: its BIGINT value and its prefix length (32 by default).
+
+    One anchored regex validates the shape; ``split_part`` (cheap, on both engines) extracts the
+    octets, so an address costs one regex evaluation per use.
+    """
 
     def __init__(self, text: exp.Expression, dialect: str) -> None:
-        pattern = q.s(_IPV4)
-        octets = [q.try_cast(q.fn("regexp_extract", text, pattern, q.n(i)), "bigint") for i in range(1, 5)]
-        valid = q.regex_match(text.copy(), pattern.copy(), dialect)
-        for octet in octets:
-            valid = exp.And(this=valid, expression=exp.LTE(this=octet.copy(), expression=q.n(255)))
-        prefix_text = q.fn("regexp_extract", text.copy(), pattern.copy(), q.n(5))
+        address = q.fn("split_part", text, q.s("/"), q.n(1))
+        octets = [q.cast(q.fn("split_part", address.copy(), q.s("."), q.n(i)), "bigint") for i in range(1, 5)]
+        valid: exp.Expression = q.regex_match(text.copy(), q.s(_IPV4), dialect)
+        prefix_text = q.fn("split_part", text.copy(), q.s("/"), q.n(2))
         prefix = q.coalesce(q.try_cast(q.fn("nullif", prefix_text, q.s("")), "bigint"), q.n(32))
-        valid = exp.And(this=valid, expression=exp.LTE(this=prefix.copy(), expression=q.n(32)))
         value = exp.Add(this=exp.Add(this=exp.Mul(this=octets[0], expression=q.n(16777216)),
                                      expression=exp.Mul(this=octets[1], expression=q.n(65536))),
                         expression=exp.Add(this=exp.Mul(this=octets[2], expression=q.n(256)),
@@ -41,6 +43,15 @@ class ParsedIp:
         self.valid = valid
         self.value = q.case((valid.copy(), value))
         self.prefix = prefix
+
+
+def constant_range(text: str) -> tuple[int, int] | None:
+    """[first, last] address of a constant ``a.b.c.d[/n]`` range, or None if it is not one."""
+    try:
+        network = ipaddress.IPv4Network(text.strip(), strict=False)
+    except ValueError:
+        return None
+    return int(network.network_address), int(network.broadcast_address)
 
 
 def _block(prefix: exp.Expression) -> exp.Expression:
@@ -98,7 +109,13 @@ def ipv4_is_match(args: list[Typed], ctx: LowerContext) -> Typed:
     return Typed(exp.EQ(this=compared, expression=q.n(0)), "bool")
 
 
-def in_range(ip: ParsedIp, network: ParsedIp) -> exp.Expression:
+def in_range(ip: ParsedIp, network: ParsedIp | str) -> exp.Expression:
+    """Address within a network; constant networks become a BETWEEN on precomputed bounds."""
+    if isinstance(network, str):
+        bounds = constant_range(network)
+        if bounds is None:
+            return q.null()
+        return exp.Between(this=ip.value.copy(), low=q.n(bounds[0]), high=q.n(bounds[1]))
     return exp.EQ(this=q.int_div_positive(ip.value, _block(network.prefix)),
                   expression=q.int_div_positive(network.value, _block(network.prefix.copy())))
 
@@ -106,19 +123,29 @@ def in_range(ip: ParsedIp, network: ParsedIp) -> exp.Expression:
 @scalar("ipv4_is_in_range")
 def ipv4_is_in_range(args: list[Typed], ctx: LowerContext) -> Typed:
     q.arity("ipv4_is_in_range", args, ctx, 2)
+    network = q.str_literal_value(args[1])
+    if network is not None and constant_range(network) is not None:
+        return Typed(in_range(_parse(args[0], ctx), network), "bool")
     return Typed(in_range(_parse(args[0], ctx), _parse(args[1], ctx)), "bool")
 
 
 @scalar("ipv4_is_in_any_range")
 def ipv4_is_in_any_range(args: list[Typed], ctx: LowerContext) -> Typed:
     q.arity("ipv4_is_in_any_range", args, ctx, 2, 64)
-    ranges = _literal_list(args[1:], ctx)
-    ip = _parse(args[0], ctx)
-    checks = [in_range(ip, ParsedIp(q.s(r), ctx.dialect)) for r in ranges]
-    result: exp.Expression = q.false()
-    for check in checks:
-        result = exp.Or(this=result, expression=check)
-    return Typed(q.case((exp.Is(this=ip.value, expression=q.null()), q.null()), default=result), "bool")
+    return Typed(_in_constant_ranges(_parse(args[0], ctx), _literal_list(args[1:], ctx), ctx), "bool")
+
+
+def _in_constant_ranges(ip: ParsedIp, ranges: list[str], ctx: LowerContext) -> exp.Expression:
+    """True/false for a valid address, null for an invalid one; the address is parsed once."""
+    bounds = [b for b in map(constant_range, ranges) if b is not None]
+
+    def test(value: exp.Expression) -> exp.Expression:
+        result: exp.Expression = q.false()
+        for low, high in bounds:
+            result = exp.Or(this=result, expression=exp.Between(this=value.copy(), low=q.n(low), high=q.n(high)))
+        return q.case((exp.Is(this=value.copy(), expression=q.null()), q.null()), default=result)
+
+    return q.bind(ip.value, test, ctx.dialect)
 
 
 _PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -128,11 +155,7 @@ _PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 def ipv4_is_private(args: list[Typed], ctx: LowerContext) -> Typed:
     """RFC 1918 ranges (10/8, 172.16/12, 192.168/16)."""
     q.arity("ipv4_is_private", args, ctx, 1)
-    ip = _parse(args[0], ctx)
-    result: exp.Expression = q.false()
-    for network in _PRIVATE_RANGES:
-        result = exp.Or(this=result, expression=in_range(ip, ParsedIp(q.s(network), ctx.dialect)))
-    return Typed(q.case((exp.Is(this=ip.value, expression=q.null()), q.null()), default=result), "bool")
+    return Typed(_in_constant_ranges(_parse(args[0], ctx), list(_PRIVATE_RANGES), ctx), "bool")
 
 
 def _literal_list(args: list[Typed], ctx: LowerContext) -> list[str]:

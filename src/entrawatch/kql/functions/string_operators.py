@@ -65,6 +65,12 @@ def _term_match(left: Typed, right: Typed, ctx: LowerContext, *, case_sensitive:
     if needle is not None:
         pattern: exp.Expression = q.s(flags + term_pattern(needle, prefix_only=prefix_only,
                                                            suffix_only=suffix_only))
+        if needle and needle.isascii():
+            # Cheap substring test first: the regex only runs on rows that contain the needle.
+            haystack = _fold(subject.copy(), case_sensitive)
+            candidate = exp.GT(this=q.strpos(haystack, q.s(needle if case_sensitive else needle.lower()),
+                                             ctx.dialect), expression=q.n(0))
+            return exp.And(this=candidate, expression=q.bool_or_false(q.regex_match(subject, pattern, ctx.dialect)))
     else:
         # Non-literal needle: assume it is a term (starts and ends with term characters).
         parts: list[exp.Expression] = [q.s(flags)]

@@ -168,8 +168,14 @@ _LEAD_IN = 6 * US_PER_HOUR  # scenarios start their story up to ~3 h before t0 (
 _TAIL = 8 * US_PER_HOUR  # room after t0 for the longest scenario (benign_travel is clipped to the period)
 
 
-def build_all(specs: list[ScenarioSpec], ctx: Context, seed: int) -> tuple[list[ev.Event], list[dict]]:
-    """Place and build every selected scenario; return their events (sorted) and truth entries."""
+def build_all(specs: list[ScenarioSpec], ctx: Context, seed: int,
+              skipped: list[dict] | None = None) -> tuple[list[ev.Event], list[dict]]:
+    """Place and build every selected scenario; return their events (sorted) and truth entries.
+
+    A scenario none of whose events fall inside the period (a one-day run cannot hold a three-day trip) is left
+    out of the truth and reported in ``skipped`` instead.
+    """
+    skipped = skipped if skipped is not None else []
     all_events: list[ev.Event] = []
     truth: list[dict] = []
     for spec in specs:
@@ -190,6 +196,7 @@ def build_all(specs: list[ScenarioSpec], ctx: Context, seed: int) -> tuple[list[
         outcome: Outcome = spec.build(ctx, rng, t0)
         kept = [e for e in outcome.events if ctx.start <= e.created < ctx.end]
         if not kept:
+            skipped.append({"id": spec.id, "reason": "none of its events fit in the simulated period"})
             continue
         all_events.extend(kept)
         truth.append({

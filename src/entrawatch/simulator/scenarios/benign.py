@@ -17,8 +17,7 @@ def benign_travel(ctx: Context, rng: random.Random, t0: int) -> Outcome:
     """A three-day business trip: silence during the flight, then normal work from the destination."""
     (user,) = ctx.cast(rng, 1, admin=False)
     destination = next(c for c in data.TRAVEL_COUNTRIES if c != user.country)
-    ip, place = ctx.residential(rng, destination)
-    hotel = Place(place.country, place.city, place.state, place.latitude, place.longitude, place.asn)
+    ip, hotel = ctx.residential(rng, destination)
     trip_end = t0 + 3 * US_PER_DAY
     ctx.keep_quiet(user, t0 - 2 * US_PER_HOUR, trip_end)
     laptop = user.devices[0]

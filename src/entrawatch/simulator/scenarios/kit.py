@@ -112,9 +112,6 @@ class Context:
                               resource or app_obj.resources[0], ip, place, interactive=interactive,
                               session_id=session_id or guid(rng), **kw)
 
-    def admin_actor(self, user: User, ip: str) -> dict:
-        return ev.user_actor(user, ip)
-
 
 def minutes(n: float) -> int:
     return int(n * US_PER_MINUTE)
