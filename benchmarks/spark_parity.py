@@ -123,6 +123,29 @@ def load_data(args: argparse.Namespace, duck: DuckDBWarehouse, spark: SparkWareh
 # -- comparison ----------------------------------------------------------------------------------
 
 
+def measure_bulk_append(rows: int, work: Path, spark: SparkWarehouse) -> list[str]:
+    """Append ``rows`` synthetic sign-ins per table, then the same again (all duplicates), per engine."""
+    batches = list(_synthetic(rows, 99, datetime(2025, 3, 1, tzinfo=UTC)))
+    lines = []
+    targets = (
+        ("duckdb", DuckDBWarehouse(work / "bulk.duckdb")),
+        ("spark", SparkWarehouse(work / "bulk-spark", spark=spark.spark)),
+    )
+    for label, wh in targets:
+        try:
+            for attempt in ("first", "again"):
+                results, seconds = _timed(lambda wh=wh: [wh.append(t, [b]) for t, b in batches])
+                offered = sum(r.offered for r in results)
+                inserted = sum(r.inserted for r in results)
+                lines.append(
+                    f"{label:6} bulk append ({attempt}): {offered:,} offered, {inserted:,} inserted in "
+                    f"{seconds:.1f}s ({offered / seconds:,.0f} rows/s)"
+                )
+        finally:
+            wh.close()
+    return lines
+
+
 # -- queries -------------------------------------------------------------------------------------
 
 SQL_PAIRS = [
@@ -223,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         default="readers",
         help="readers: ingest the simulated files into Spark too; copy: copy DuckDB's tables as Arrow",
     )
+    parser.add_argument(
+        "--bulk-rows", type=int, default=0, help="also time appends of N synthetic rows per table"
+    )
     parser.add_argument("--rules", type=Path, default=RULES_DIR)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the data here (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -240,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             if info.get("truth") is None and "end" not in info:
                 info["end"] = datetime.now(UTC)
             results = run_rules(duck, spark, info, args.rules)
+            bulk = measure_bulk_append(args.bulk_rows, work, spark) if args.bulk_rows else []
         finally:
             duck.close()
             spark.close()
@@ -253,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{label:6} ingest: {total} rows in {seconds:.1f}s ({total / seconds if seconds else 0:,.0f} rows/s) {rows}"
         )
+    for line in bulk:
+        print(line)
     print(f"\n{'rule':45} {'now':26} {'rows duck/spark':16} {'duck s':>7} {'spark s':>8}  result")
     for entry in results:
         rows = f"{entry['rows'][0]}/{entry['rows'][1]}"

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,17 @@ _CSV_TYPES = {
     "networkip": "NetworkIP", "email": "EmailSenderAddress", "email-addr": "EmailSenderAddress",
     "domain": "DomainName", "domain-name": "DomainName", "domainname": "DomainName", "url": "Url",
 }
+
+#: Common feed column names -> TI column (the simulator's threat_intel.csv uses these).
+_CSV_ALIASES = {
+    "confidence": "ConfidenceScore", "threat_type": "ThreatType", "source": "SourceSystem",
+    "valid_until": "ExpirationDateTime", "expiration": "ExpirationDateTime", "expires": "ExpirationDateTime",
+    "last_seen": "TimeGenerated", "modified": "TimeGenerated", "id": "IndicatorId", "tags": "Tags",
+    "labels": "Tags",
+}
+#: Indicators without an expiry stay valid this long after TimeGenerated, so Sentinel-style
+#: ``ExpirationDateTime > now()`` filters see them.
+DEFAULT_LIFETIME = timedelta(days=90)
 
 _OBSERVABLE_COLUMNS = ("NetworkIP", "NetworkDestinationIP", "NetworkSourceIP", "EmailSenderAddress",
                        "DomainName", "Url", "FileHashValue", "FileName")
@@ -173,9 +184,11 @@ def csv_rows(text: str, *, source: str, report: TiImportReport) -> Iterator[dict
         for key, value in record.items():
             if key is None or value in (None, ""):
                 continue
-            name = known.get(key.strip().lower())
+            name = known.get(key.strip().lower()) or _CSV_ALIASES.get(key.strip().lower())
             if name:
                 row[name] = value.strip()
+        if not row.get("TimeGenerated") and record.get("first_seen"):
+            row["TimeGenerated"] = record["first_seen"].strip()
         kind = (record.get("type") or record.get("Type") or record.get("indicator_type") or "").strip().lower()
         value = (record.get("value") or record.get("Value") or record.get("indicator") or "").strip()
         if kind in _CSV_TYPES and value:
@@ -217,6 +230,7 @@ def import_indicators(path: str | Path, warehouse: Warehouse, *, now: datetime |
         rows = list(csv_rows(text, source="CSV", report=report))
     for row in rows:
         row["TimeGenerated"] = row.get("TimeGenerated") or stamp
+        row["ExpirationDateTime"] = row.get("ExpirationDateTime") or row["TimeGenerated"] + DEFAULT_LIFETIME
         row["Type"] = TI_TABLE
     if rows:
         arrow_schema = TI.arrow_schema()

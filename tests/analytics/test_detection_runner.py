@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import T0, FakeKql, add_events, make_rule
 
+from conftest import T0, FakeKql, add_events, make_rule
 from entrawatch.analytics import list_alerts, list_incidents, run_detection
 from entrawatch.warehouse import DuckDBWarehouse
 

@@ -12,9 +12,12 @@ from datetime import timedelta
 import pytest
 
 from entrawatch.analytics import content_dir, list_alerts, list_incidents, load_rules, run_detection
+from entrawatch.analytics.testing import parse_now
 from entrawatch.analytics.truth import explains
 from entrawatch.readers import ingest_paths
 from entrawatch.simulator import SimulationConfig, simulate
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +32,7 @@ def detected(tmp_path_factory):
     assert report.totals.inserted > 1000
     rules, problems = load_rules(content_dir() / "rules")
     assert not problems, problems
-    start = truth["start"]
-    end = truth["end"]
-    from entrawatch.analytics.testing import parse_now
-
-    outcome = run_detection(warehouse, rules, parse_now(start), parse_now(end) + timedelta(days=1))
+    outcome = run_detection(warehouse, rules, parse_now(truth["start"]), parse_now(truth["end"]) + timedelta(days=1))
     yield truth, rules, outcome, list_alerts(warehouse), list_incidents(warehouse)
     warehouse.close()
 

@@ -84,3 +84,14 @@ def test_csv_with_type_and_value(warehouse):
                  for r in _rows(warehouse))
     assert got == [("192.0.2.44", "C2"), ("attacker@bad.example", "Phishing"), ("bad.example", "Phishing"),
                    ("https://bad.example/x", "Phishing")]
+
+
+def test_feed_style_csv_gets_aliases_and_a_default_expiry(warehouse):
+    report = import_indicators(TI_DIR / "feed.csv", warehouse)
+    assert (report.read, report.inserted, report.skipped) == (2, 2, [])
+    rows = {r["NetworkIP"] or r["EmailSenderAddress"]: r for r in _rows(warehouse)}
+    ip = rows["203.0.113.4"]
+    assert (ip["ConfidenceScore"], ip["ThreatType"], ip["SourceSystem"]) == (80, "password-spray", "example-feed")
+    assert ip["TimeGenerated"] == datetime(2025, 3, 6, tzinfo=UTC)
+    assert ip["ExpirationDateTime"] == datetime(2025, 6, 4, tzinfo=UTC)  # 90 days after TimeGenerated
+    assert rows["spray@bad.example"]["TimeGenerated"] == datetime(2025, 2, 1, tzinfo=UTC)

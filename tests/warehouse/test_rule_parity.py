@@ -22,7 +22,8 @@ from entrawatch.warehouse.spark_parity import (
 )
 from entrawatch.warehouse.spark_warehouse import SparkWarehouse
 
-pytestmark = pytest.mark.spark
+# Minutes, not seconds: a simulation, two ingests and every rule twice on two engines.
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 RULES = sorted(
     (Path(__file__).resolve().parents[2] / "src" / "entrawatch" / "content" / "rules").glob("*.yaml")

@@ -86,7 +86,8 @@ def rules_list(path: Annotated[Path | None, typer.Argument(help="Rule file or fo
 
     rules, problems = _load(path, require_tests=False)
     rows = [{"id": r.id, "name": r.name, "kind": r.kind, "severity": r.severity,
-             "queryFrequency": format_duration(r.query_frequency), "queryPeriod": format_duration(r.query_period),
+             "queryFrequency": None if r.is_hunting else format_duration(r.query_frequency),
+             "queryPeriod": None if r.is_hunting else format_duration(r.query_period),
              "tactics": list(r.tactics), "techniques": list(r.techniques), "scenarios": list(r.scenarios),
              "tests": len(r.tests), "path": str(r.path)} for r in rules]
     if as_json:
@@ -94,7 +95,7 @@ def rules_list(path: Annotated[Path | None, typer.Argument(help="Rule file or fo
         return
     table = Table("Name", "Kind", "Severity", "Every", "Period", "Tactics", "Tests", title=f"{len(rows)} rules")
     for row in rows:
-        table.add_row(row["name"], row["kind"], row["severity"], row["queryFrequency"], row["queryPeriod"],
+        table.add_row(row["name"], row["kind"], row["severity"], row["queryFrequency"] or "-", row["queryPeriod"] or "-",
                       ", ".join(row["tactics"]), str(row["tests"]))
     _console().print(table)
     if problems:

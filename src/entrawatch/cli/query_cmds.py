@@ -6,6 +6,7 @@ The DuckDB file is opened read-only so ad-hoc queries can run beside ingestion.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -52,10 +53,8 @@ def _rows(table: Any, columns: dict[str, str]) -> list[dict[str, Any]]:
     for row in rows:
         for name in dynamic:
             if isinstance(row.get(name), str):
-                try:
+                with contextlib.suppress(ValueError):
                     row[name] = json.loads(row[name])
-                except ValueError:
-                    pass
     return rows
 
 

@@ -19,7 +19,7 @@ from entrawatch.errors import KqlSemanticError, KqlUnsupportedError
 from entrawatch.kql import ast
 from entrawatch.kql.functions import _sql
 from entrawatch.kql.lowering_api import Typed
-from entrawatch.kql.relation import Rel, alias, col, finalize, select_from
+from entrawatch.kql.relation import Rel, alias, col, finalize, reset_aliases, select_from
 from entrawatch.kql.scalars import ScalarLowerer, Scope
 
 
@@ -81,6 +81,7 @@ class Compiler:
 
     # -- statements ------------------------------------------------------------------------
     def compile(self, tree: ast.Query) -> tuple[exp.Query, dict[str, str], bool]:
+        reset_aliases()
         env = Env()
         *lets, final = tree.statements
         for stmt in lets:

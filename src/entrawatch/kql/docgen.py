@@ -54,7 +54,9 @@ KNOWN_DIFFERENCES = [
     "(arrays, scalars and nulls expand as in Kusto).",
     "`parse` kind=simple anchors the pattern at the start (and at the end when it ends with a column); "
     "kind=relaxed is treated like simple; flags= is refused.",
-    "`row_window_session()`, `make-series`, `mv-apply` and `evaluate` plugins are refused with KqlUnsupportedError.",
+    "`row_window_session()`, `make-series` and `evaluate` plugins are refused with KqlUnsupportedError.",
+    "`mv-apply` supports where/extend/project/summarize/take/top/sort+take in its sub-query; a row whose "
+    "array is empty produces no output row (even under summarize).",
     "Dotted access (`x.y`) needs a `dynamic` value: on string columns holding JSON it is a KqlSemanticError, "
     "as in Kusto; use `parse_json()`/`todynamic()` first.",
     "Spark needs Spark 4 (VARIANT functions `try_parse_json`/`try_variant_get`) for dynamic values.",

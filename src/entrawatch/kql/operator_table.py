@@ -6,7 +6,7 @@ docs page and the case table name the same operators.
 
 from __future__ import annotations
 
-from entrawatch.kql import expand, joins, summarize, tabular
+from entrawatch.kql import expand, joins, mv_apply, summarize, tabular
 
 OPERATOR_LOWERINGS: dict[str, tabular.Lowering] = {
     "where": tabular.lower_where,
@@ -28,6 +28,7 @@ OPERATOR_LOWERINGS: dict[str, tabular.Lowering] = {
     "as": tabular.lower_as,
     "invoke": tabular.lower_invoke,
     "mv-expand": expand.lower_mv_expand,
+    "mv-apply": mv_apply.lower_mv_apply,
     "parse": expand.lower_parse,
     "serialize": tabular.lower_serialize,
     "evaluate": expand.lower_evaluate,

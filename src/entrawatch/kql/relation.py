@@ -13,18 +13,29 @@ rows in ``x`` order as Kusto does.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 ORDER_COLUMN = "__kql_ord"
 
-_ALIASES = itertools.count(1)
+#: Sub-query alias numbers; reset per compilation so the same query always prints the same SQL.
+_ALIASES: contextvars.ContextVar[Iterator[int]] = contextvars.ContextVar("kql_aliases")
+
+
+def reset_aliases() -> None:
+    _ALIASES.set(itertools.count(1))
 
 
 def fresh_alias(prefix: str = "_k") -> str:
-    return f"{prefix}{next(_ALIASES)}"
+    counter = _ALIASES.get(None)
+    if counter is None:
+        reset_aliases()
+        counter = _ALIASES.get()
+    return f"{prefix}{next(counter)}"
 
 
 def col(name: str, table: str | None = None) -> exp.Column:

@@ -304,7 +304,7 @@ class ScalarLowerer:
     def _lower_inlist(self, node: ast.InList) -> Typed:
         left = self.lower(node.left)
         items = self.list_items(node)
-        if node.op in ("in", "!in") and not (left.kql_type == "dynamic"):
+        if node.op in ("in", "!in") and left.kql_type != "dynamic":
             cond = self._in_exact(left, items, node)
             return Typed(cond if node.op == "in" else exp.Not(this=exp.Paren(this=cond)), "bool")
         builder = OPERATORS.get(node.op)

@@ -9,6 +9,7 @@ through ``Warehouse.append`` from a private in-memory DuckDB, so the normalizer 
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -61,6 +62,7 @@ class Normalizer:
         self.warehouse = warehouse
         self.direct = isinstance(warehouse, DuckDBWarehouse)
         self._restore_memory_limit: str | None = None
+        self._lock = getattr(warehouse, "_lock", None) or nullcontext()
         if self.direct:
             self.con = warehouse.connection  # type: ignore[attr-defined]
             # Bound DuckDB's buffer pool while ingesting (restored by close()): without it the pool
@@ -85,6 +87,13 @@ class Normalizer:
 
     def process(self, chunk: Chunk, *, family: str, shape: str, source_file: str, forced_table: str | None,
                 name_table: str | None, ingested_at: datetime) -> ChunkCounts:
+        """Stage, normalize and store one chunk; holds the warehouse's lock (it shares the connection)."""
+        with self._lock:
+            return self._process(chunk, family=family, shape=shape, source_file=source_file,
+                                 forced_table=forced_table, name_table=name_table, ingested_at=ingested_at)
+
+    def _process(self, chunk: Chunk, *, family: str, shape: str, source_file: str, forced_table: str | None,
+                 name_table: str | None, ingested_at: datetime) -> ChunkCounts:
         counts = ChunkCounts()
         rejects = list(chunk.rejects)
         if family == "unknown":
@@ -113,29 +122,41 @@ class Normalizer:
     def _normalize(self, counts: ChunkCounts, family: str, shape: str, source_file: str,
                    forced_table: str | None, ingested_at: datetime) -> None:
         stage_target = f"coalesce(_target, {_literal(forced_table or mapping.UNKNOWN_TABLE)})"
+        routable: dict[str, int] = {}
         for target, total, bad in self._run(
             f"SELECT {stage_target}, count(*), count(_reason) FROM {sqlgen.STAGE} GROUP BY ALL"
         ):
             counts.read[target] += total
             counts.quarantined[target] += bad
+            if total > bad:
+                routable[target] = total - bad
         qparams = [ingested_at, source_file, shape, source_file]
         self._store_quarantine(_QUARANTINE_SELECT.format(target=stage_target, field="CAST(NULL AS VARCHAR)",
                                                          source=sqlgen.STAGE), qparams)
-        targets = [row[0] for row in self._run(
-            f"SELECT DISTINCT _target FROM {sqlgen.STAGE} WHERE _reason IS NULL ORDER BY 1")]
-        for target in targets:
-            self._run(f"CREATE OR REPLACE TEMP TABLE {_NORM} AS {sqlgen.normalize_sql(family, target)}",
-                      [source_file, shape, ingested_at])
-            valid, bad = self._run(f"SELECT count(*) - count(_reason), count(_reason) FROM {_NORM}")[0]
+        params = [source_file, shape, ingested_at]
+        for target in sorted(routable):
+            if self.direct:
+                # No materialisation: one pruned pass counts the refused rows (only the columns the
+                # reason needs are computed), one full pass inserts the valid ones.
+                norm = f"({sqlgen.normalize_sql(family, target)})"
+                bad = self._run(f"SELECT count(*) FROM {norm} WHERE _reason IS NOT NULL", params)[0][0]
+                source, source_params = norm, params
+            else:
+                self._run(f"CREATE OR REPLACE TEMP TABLE {_NORM} AS {sqlgen.normalize_sql(family, target)}", params)
+                bad = self._run(f"SELECT count(_reason) FROM {_NORM}")[0][0]
+                source, source_params = _NORM, []
+            valid = routable[target] - bad
             counts.quarantined[target] += bad
-            inserted = self._store_valid(target) if valid else 0
+            inserted = self._store_valid(target, source, source_params) if valid else 0
             counts.inserted[target] += inserted
             counts.duplicates[target] += valid - inserted
             if bad:
-                self._store_quarantine(_QUARANTINE_SELECT.format(target=_literal(target), field="_field", source=_NORM),
-                                       qparams)
+                self._store_quarantine(
+                    _QUARANTINE_SELECT.format(target=_literal(target), field="_field", source=source),
+                    qparams + source_params,
+                )
 
-    def _store_valid(self, target: str) -> int:
+    def _store_valid(self, target: str, source: str, params: list) -> int:
         """Insert the chunk's valid rows; first occurrence (source order) of an Id wins."""
         tbl = schema.table(target)
         cols = ", ".join(_q(c) for c in tbl.column_names)
@@ -143,10 +164,12 @@ class Normalizer:
         if self.direct:
             self.warehouse.ensure_table(target)
             return int(self._run(
-                f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {_NORM} n WHERE _reason IS NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM {_q(target)} t WHERE t.\"Id\" = n.\"Id\") {dedupe}"
+                f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {source} n WHERE _reason IS NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {_q(target)} t WHERE t.\"Id\" = n.\"Id\") {dedupe}",
+                params,
             )[0][0])
-        rows = self.con.sql(f"SELECT {cols} FROM {_NORM} WHERE _reason IS NULL {dedupe} ORDER BY idx").to_arrow_table()
+        rows = self.con.sql(f"SELECT {cols} FROM {source} WHERE _reason IS NULL {dedupe} ORDER BY idx",
+                            params=params or None).to_arrow_table()
         return self.warehouse.append(target, _cast(rows, tbl.arrow_schema()).to_batches()).inserted
 
     def _store_quarantine(self, select_sql: str, params: list) -> None:

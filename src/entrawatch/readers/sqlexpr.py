@@ -6,7 +6,9 @@ and string literals for the ``:name`` placeholders, so no input data is spliced 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import itertools
+from collections.abc import Callable, Sequence
 from functools import cache
 
 import orjson
@@ -111,51 +113,46 @@ def convert(kql_type: str, text: exp.Expression, value: exp.Expression | None = 
     raise ValueError(f"no conversion for KQL type {kql_type}")
 
 
-def _json_object_patch(entries: dict[tuple[str, ...], exp.Expression]) -> exp.Expression:
-    """Nested ``json_object`` calls that set each path to the given JSON value (merge-patch form)."""
-    tree: dict = {}
-    for path, value in entries.items():
-        node = tree
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = value
-
-    def build(node: dict) -> exp.Expression:
-        args: list[exp.Expression] = []
-        for key, value in node.items():
-            args += [exp.Literal.string(key), build(value) if isinstance(value, dict) else value]
-        return exp.Anonymous(this="json_object", expressions=args)
-
-    return build(tree)
-
-
-def extra_expr(family: str, table: str, j: exp.Expression) -> exp.Expression:
+def extra_expr(family: str, table: str, j: exp.Expression,
+               text: Callable[[tuple[str, ...]], exp.Expression]) -> exp.Expression:
     """``_Extra``: the record minus the fields a column took (RFC 7396 merge patch with nulls).
 
-    Unconditional removals are one constant patch; a fallback source leaves ``_Extra`` only when
-    every higher-priority source of its column was null, which is a second, per-row patch.
+    Unconditional removals form one constant patch. A fallback source leaves ``_Extra`` only when
+    every higher-priority source of its column was null (and an LA ``Type`` only when it names
+    the table); those conditions are read from the already-parsed fields (``text``) and pick one
+    of a few constant patches per row, so the record is parsed once here, not once per condition.
     """
     constant: dict = {}
-    conditional: dict[tuple[str, ...], exp.Expression] = {}
+    conditional: list[tuple[tuple[str, ...], exp.Expression]] = []
     for path, earlier in mapping.removable_paths(family, table):
+        if family == LA and path == ("Type",):
+            continue
         if not earlier:
-            node = constant
-            for key in path[:-1]:
-                node = node.setdefault(key, {})
-            node[path[-1]] = None
+            _set_null(constant, path)
         else:
-            all_null = exp.and_(*[parse("(:j -> :p) IS NULL OR json_type(:j -> :p) = 'NULL'", j=j, p=json_path(p))
-                                  for p in earlier])
-            conditional[path] = exp.Case().when(all_null, parse("CAST(NULL AS JSON)")).else_(
-                parse(":j -> :p", j=j, p=json_path(path)))
+            conditional.append((path, exp.and_(*[parse(":v IS NULL", v=text(p)) for p in earlier])))
     if family == LA:
         # The Type column is the table name; a different source Type (a mislabelled export) is kept.
-        constant.pop("Type", None)
-        conditional[("Type",)] = parse("CASE WHEN (:j ->> '$.Type') = :t THEN CAST(NULL AS JSON) ELSE :j -> '$.Type' END",
-                                        j=j, t=table)
-    result = parse("json_merge_patch(:j, :patch)", j=j, patch=orjson.dumps(constant).decode())
-    if conditional:
-        result = parse("json_merge_patch(:r, :c)", r=result, c=_json_object_patch(conditional))
+        conditional.append((("Type",), parse("coalesce(:v = :t, FALSE)", v=text(("Type",)), t=table)))
+    if not conditional:
+        result = parse("json_merge_patch(:j, :patch)", j=j, patch=orjson.dumps(constant).decode())
+    else:
+        case = exp.Case()
+        for combo in itertools.product((True, False), repeat=len(conditional)):
+            patch = copy.deepcopy(constant)
+            conds = []
+            for (path, cond), removed in zip(conditional, combo, strict=True):
+                conds.append(cond.copy() if removed else exp.Not(this=exp.Paren(this=cond.copy())))
+                if removed:
+                    _set_null(patch, path)
+            case = case.when(exp.and_(*conds),
+                             parse("json_merge_patch(:j, :patch)", j=j.copy(), patch=orjson.dumps(patch).decode()))
+        result = case
     return parse("nullif(:r, '{}')", r=result)
 
 
+def _set_null(patch: dict, path: tuple[str, ...]) -> None:
+    node = patch
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = None

@@ -210,7 +210,7 @@ def normalize_sql(family: str, table: str) -> str:
         elif col.name == "_IngestedAt":
             out.append(exp.alias_(exp.cast(exp.Placeholder(), "TIMESTAMPTZ"), col.name, quoted=True))
         elif col.name == "_Extra":
-            out.append(exp.alias_(extra_expr(family, table, ident("raw")), col.name, quoted=True))
+            out.append(exp.alias_(extra_expr(family, table, ident("raw"), plan.text), col.name, quoted=True))
         elif col.name == "_Aggregated":
             out.append(exp.alias_(_aggregated(family), col.name, quoted=True))
         else:

@@ -59,3 +59,20 @@ CASES = [
          "Port:long | project Ip, Port", [("10.1.2.3", 443)]),
     Case("parse_special_chars", "print s = 'a.b(c)' | parse s with 'a.b(' X ')' | project X", [("c",)]),
 ]
+
+CASES += [
+    # --- mv-apply --------------------------------------------------------------------------------
+    Case("mv_apply_summarize", "T | where a in (1, 5) | mv-apply x = f.arr to typeof(long) on (summarize total = sum(x)) "
+         "| project a, total", [(1, 3), (5, 3)]),
+    Case("mv_apply_where", "SigninLogs | mv-apply p = ConditionalAccessPolicies on (where tostring(p.result) == "
+         "'failure') | project SessionId, r = tostring(p.displayName)", [("s3", "MFA")]),
+    Case("mv_apply_top", "print k = 1, l = dynamic([5, 9, 2]) | mv-apply e = l to typeof(long) on (top 1 by e) "
+         "| project k, e", [(1, 9)]),
+    Case("mv_apply_take_with_sort", "print l = dynamic([5, 9, 2]) | mv-apply e = l to typeof(long) on "
+         "(sort by e asc | take 2) | summarize s = sum(e)", [(7,)]),
+    Case("mv_apply_extend", "print l = dynamic([1, 2]) | mv-apply e = l to typeof(long) on (extend d = e * 10) "
+         "| project d", [(10,), (20,)]),
+    # --- getschema -----------------------------------------------------------------------------------
+    Case("getschema_columns", "Users | getschema | project ColumnName, ColumnType",
+         [("UserPrincipalName", "string"), ("Department", "string"), ("Level", "long")]),
+]

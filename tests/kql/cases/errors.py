@@ -52,3 +52,16 @@ CASES = [
     Case("err_duplicate_project", "T | project a, a", error=("KqlSemanticError", "projected twice", 1, 5)),
     Case("err_datatable_shape", "datatable(a:long, b:string)[1]", error=("KqlSemanticError", "whole rows", 1, 1)),
 ]
+
+CASES += [
+    Case("err_make_series", "T | make-series count() on d step 1h",
+         error=("KqlUnsupportedError", "the 'make-series' operator is not supported", 1, 5)),
+    Case("err_mv_apply_distinct", "print l = dynamic([1]) | mv-apply e = l on (distinct e)",
+         error=("KqlUnsupportedError", "'distinct' inside mv-apply", 1, 45)),
+]
+
+CASES += [
+    Case("err_unknown_type_typeof", "T | mv-expand x = f.arr to typeof(sstring)",
+         error=("KqlSyntaxError", "unknown type 'sstring'", 1, 35)),
+    Case("err_unknown_param_type", "let f = (x:foo) { x }; print f(1)", error=("KqlSyntaxError", "unknown type 'foo'", 1, 12)),
+]

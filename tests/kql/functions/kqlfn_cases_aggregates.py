@@ -61,3 +61,13 @@ CASES = [
 CASES += [
     agg("percentile", Col("v"), (99.5, "real"), columns=V, expected=10, label="fractional percentage"),
 ]
+CASES += [
+    agg("make_set", Col("d"), columns=BAGS, expected=Unordered({"a": 1}, {"b": 2}, {}), label="dynamic values"),
+    agg("make_list_if", Col("d"), (True, "bool"), columns=BAGS, expected=Unordered({"a": 1}, {"b": 2}, {}),
+        label="dynamic, constant predicate"),
+    agg("count", columns=BAGS, expected=4, label="count() over bags"),
+]
+CASES += [
+    agg("make_bag", Col("d"), columns={"d": ("dynamic", [{"a": 1}, {"a": 1, "c": [1]}, "text"])},
+        expected={"a": 1, "c": [1]}, label="duplicate keys and a non-bag"),
+]

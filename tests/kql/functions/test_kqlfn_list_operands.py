@@ -28,7 +28,18 @@ def _per_row_array(dialect: str) -> exp.Expression:
     return q.json_text(q.fn("concat", q.s('["IMAP",'), q.s('"pop3"]')), dialect)
 
 
+def _computed(text: str) -> exp.Expression:
+    """A string the builder cannot see as a literal (so it escapes it inside SQL)."""
+    return q.fn("concat", q.s(text[:1]), q.s(text[1:]))
+
+
 CASES = [
+    ("has", "user@contoso.com", lambda d: _computed("contoso"), "string", True),
+    ("has", "user@xcontoso.com", lambda d: _computed("contoso"), "string", False),
+    ("has", "a.b(c) d", lambda d: _computed("b(c"), "string", True),
+    ("has_cs", "North America", lambda d: _computed("america"), "string", False),
+    ("hasprefix", "North America", lambda d: _computed("ame"), "string", True),
+    ("contains", "FabriKam", lambda d: _computed("bri"), "string", True),
     ("in~", "ALICE", lambda d: exp.Tuple(expressions=[_names(d)]), "string", True),
     ("in~", "carol", lambda d: exp.Tuple(expressions=[_names(d)]), "string", False),
     ("in", "ALICE", lambda d: exp.Tuple(expressions=[_names(d)]), "string", False),

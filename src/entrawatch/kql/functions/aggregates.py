@@ -162,21 +162,28 @@ _register_collect("makelist", distinct=False, conditional=False)
 
 @aggregate("make_bag")
 def make_bag(args: list[Typed], ctx: LowerContext) -> Typed:
-    """Union of property bags (non-object values skipped; on duplicate keys one value is kept)."""
+    """Union of property bags; non-objects are skipped; on a duplicate key one value is kept."""
     q.arity("make_bag", args, ctx, 1, 2)
     bag = q.cast(args[0].expr, "varchar")
-    inner = q.fn("substr", bag, q.n(2), exp.Sub(this=q.fn("length", bag.copy()), expression=q.n(2)))
-    usable = exp.And(this=q.fn("starts_with" if ctx.dialect == "duckdb" else "startswith", bag.copy(), q.s("{")),
-                     expression=exp.NEQ(this=bag.copy(), expression=q.s("{}")))
-    piece = q.case((usable, inner))
+    is_object = q.bool_or_false(q.fn("starts_with" if ctx.dialect == "duckdb" else "startswith", bag, q.s("{")))
+    kept = q.case((is_object, bag.copy()))
+    first, second = exp.to_identifier("acc"), exp.to_identifier("nxt")
     if ctx.dialect == "duckdb":
-        joined = q.fn("string_agg", piece, q.s(","))
-        return Typed(q.fn("json", q.concat(q.s("{"), q.coalesce(joined, q.s("")), q.s("}"))), "dynamic",
-                     _name("make_bag", args))
-    joined = q.fn("array_join", q.fn("collect_list", piece), q.s(","))
-    text = q.concat(q.s("{"), joined, q.s("}"))
-    return Typed(q.fn("to_json", q.fn("from_json", text, q.s("map<string,variant>"))), "dynamic",
-                 _name("make_bag", args))
+        collected = q.fn("list", q.cast(kept, "json"))
+        merge = exp.Lambda(this=q.fn("json_merge_patch", exp.column("acc"), exp.column("nxt")),
+                           expressions=[first, second])
+        merged = q.fn("list_reduce", q.fn("list_filter", collected, exp.Lambda(
+            this=q.not_(exp.Is(this=exp.column("b"), expression=q.null())), expressions=[exp.to_identifier("b")])),
+                      merge)
+        return Typed(q.coalesce(merged, q.dynamic_literal({}, ctx.dialect)), "dynamic", _name("make_bag", args))
+    maps = q.fn("collect_list", q.fn("from_json", kept, q.s("map<string,variant>")))
+    keep_new = exp.Lambda(this=q.not_(q.fn("array_contains", q.fn("map_keys", exp.column("acc")), exp.column("k"))),
+                          expressions=[exp.to_identifier("k"), exp.to_identifier("v")])
+    step = exp.Lambda(this=q.fn("map_concat", exp.column("acc"), q.fn("map_filter", exp.column("nxt"), keep_new)),
+                      expressions=[first, second])
+    start_map = q.fn("from_json", q.s("{}"), q.s("map<string,variant>"))
+    merged = q.fn("aggregate", maps, start_map, step)
+    return Typed(q.fn("to_json", merged), "dynamic", _name("make_bag", args))
 
 
 def _percentile_value(value: Typed, fraction: exp.Expression, ctx: LowerContext) -> exp.Expression:

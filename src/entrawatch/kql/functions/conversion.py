@@ -90,7 +90,7 @@ def to_string_expr(t: Typed, dialect: str, *, null_as_empty: bool = True) -> exp
             (exp.EQ(this=q.fn("substr", t.expr, q.n(1), q.n(1)), expression=q.s('"')),
              q.json_scalar_text(t.expr, dialect)),
             (exp.EQ(this=t.expr.copy(), expression=q.s("null")), q.null()),
-            default=q.cast(t.expr, "varchar"))
+            default=q.coalesce(q.fn("to_json", q.fn("try_parse_json", t.expr.copy())), t.expr.copy()))
         if dialect == "duckdb":
             # json_extract_string renders objects/arrays as JSON and unquotes strings.
             text = q.case((exp.EQ(this=q.fn("json_type", q.cast(t.expr, "json")), expression=q.s("NULL")),

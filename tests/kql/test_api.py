@@ -1,0 +1,78 @@
+"""The public API: compile/run against a real DuckDBWarehouse, determinism, now binding, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from entrawatch import kql, schema
+from entrawatch.errors import KqlSemanticError, KqlSyntaxError
+from entrawatch.warehouse import DuckDBWarehouse
+
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def warehouse() -> DuckDBWarehouse:
+    wh = DuckDBWarehouse(":memory:")
+    table = schema.table("SigninLogs")
+    rows = {name: [None] * 3 for name in table.column_names}
+    rows.update({
+        "Id": ["1", "2", "3"],
+        "TimeGenerated": [NOW - timedelta(minutes=30), NOW - timedelta(hours=3), NOW - timedelta(minutes=5)],
+        "UserPrincipalName": ["alice@contoso.com", "bob@contoso.com", None],
+        "ResultType": ["0", "50126", "50126"],
+        "LocationDetails": ['{"countryOrRegion":"US"}', '{"countryOrRegion":"RU"}', None],
+    })
+    wh.append("SigninLogs", [pa.RecordBatch.from_pydict(rows, schema=table.arrow_schema())])
+    yield wh
+    wh.close()
+
+
+def test_run_returns_kusto_names_and_types(warehouse: DuckDBWarehouse) -> None:
+    result = kql.run("SigninLogs | where ResultType == 50126 | summarize count() by UserPrincipalName", warehouse,
+                     now=NOW)
+    assert result.column_names == ["UserPrincipalName", "count_"]
+    assert result.schema.field("count_").type == pa.int64()
+    assert sorted(result.to_pylist(), key=lambda r: r["UserPrincipalName"]) == [
+        {"UserPrincipalName": "", "count_": 1}, {"UserPrincipalName": "bob@contoso.com", "count_": 1}]
+
+
+def test_now_binds_ago(warehouse: DuckDBWarehouse) -> None:
+    query = "SigninLogs | where TimeGenerated > ago(1h) | count"
+    assert kql.run(query, warehouse, now=NOW).to_pylist() == [{"Count": 2}]
+    assert kql.run(query, warehouse, now=NOW + timedelta(days=1)).to_pylist() == [{"Count": 0}]
+
+
+def test_compile_accepts_a_warehouse_and_is_deterministic(warehouse: DuckDBWarehouse) -> None:
+    first = kql.compile("SigninLogs | take 5 | where ResultType == '0'", warehouse, now=NOW)
+    second = kql.compile("SigninLogs | take 5 | where ResultType == '0'", warehouse, now=NOW)
+    assert first == second
+    assert first.index("LIMIT 5") < first.index("WHERE")  # the filter wraps the limited rows
+
+
+def test_spark_dialect_prints_backticks() -> None:
+    sql = kql.compile("SigninLogs | project IPAddress", schema.kql_schema(), dialect="spark")
+    assert "`IPAddress`" in sql and '"IPAddress"' not in sql
+
+
+def test_unknown_dialect_is_refused() -> None:
+    with pytest.raises(ValueError):
+        kql.compile("SigninLogs | count", schema.kql_schema(), dialect="postgres")
+
+
+def test_errors_carry_position_and_caret() -> None:
+    with pytest.raises(KqlSyntaxError) as caught:
+        kql.compile("SigninLogs\n| where (", schema.kql_schema())
+    assert (caught.value.line, caught.value.column) == (2, 10)
+    assert "^" in str(caught.value)
+    with pytest.raises(KqlSemanticError, match="unknown column or variable 'Nope'"):
+        kql.compile("SigninLogs | project Nope", schema.kql_schema())
+
+
+def test_dynamic_member_and_string_null_semantics(warehouse: DuckDBWarehouse) -> None:
+    result = kql.run("SigninLogs | extend C = tostring(LocationDetails.countryOrRegion) | where C != 'US' "
+                     "| project Id, C", warehouse, now=NOW)
+    assert sorted(result.to_pylist(), key=lambda r: r["Id"]) == [{"Id": "2", "C": "RU"}, {"Id": "3", "C": ""}]
