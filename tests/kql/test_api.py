@@ -76,3 +76,40 @@ def test_dynamic_member_and_string_null_semantics(warehouse: DuckDBWarehouse) ->
     result = kql.run("SigninLogs | extend C = tostring(LocationDetails.countryOrRegion) | where C != 'US' "
                      "| project Id, C", warehouse, now=NOW)
     assert sorted(result.to_pylist(), key=lambda r: r["Id"]) == [{"Id": "2", "C": "RU"}, {"Id": "3", "C": ""}]
+
+
+SENTINEL_SHAPED = [
+    # aadFunc per-table pattern over the canonical tables (string vs dynamic LocationDetails)
+    """let aadFunc = (tableName:string) {
+        table(tableName)
+        | where ResultType == "50126"
+        | extend LocationDetails = todynamic(LocationDetails)
+        | extend Country = tostring(LocationDetails.countryOrRegion)
+        | summarize Users = dcount(UserPrincipalName), Countries = make_set(Country) by IPAddress, Type
+        | where Users > 10 };
+    let aadSignin = aadFunc("SigninLogs");
+    let aadNonInt = aadFunc("AADNonInteractiveUserSignInLogs");
+    union isfuzzy=true aadSignin, aadNonInt""",
+    # raw union first, type-conflicted columns, arg_max, join back
+    """union isfuzzy=true SigninLogs, AADNonInteractiveUserSignInLogs
+    | where TimeGenerated > ago(1d) and ResultType == 0
+    | summarize arg_max(TimeGenerated, *) by UserPrincipalName
+    | project UserPrincipalName, TimeGenerated, LocationDetails_dynamic, LocationDetails_string
+    | join kind=leftouter (AuditLogs | where OperationName has "password" | project UserPrincipalName =
+        tostring(TargetResources[0].userPrincipalName), OperationName) on UserPrincipalName""",
+    # mv-expand of CA policies, mv-apply, sort/top
+    """SigninLogs
+    | mv-apply p = ConditionalAccessPolicies on (where tostring(p.result) == "failure")
+    | mv-expand Policy = ConditionalAccessPolicies to typeof(string)
+    | summarize Failures = count() by UserPrincipalName, AppDisplayName
+    | top 10 by Failures""",
+]
+
+
+@pytest.mark.parametrize("query", SENTINEL_SHAPED)
+def test_sentinel_shaped_queries_compile_for_both_engines_and_run(query: str, warehouse: DuckDBWarehouse) -> None:
+    for table in ("AADNonInteractiveUserSignInLogs", "AuditLogs"):
+        warehouse.ensure_table(table)
+    assert "`" in kql.compile(query, schema.kql_schema(), dialect="spark", now=NOW)
+    result = kql.run(query, warehouse, now=NOW)
+    assert result.num_columns > 0

@@ -37,6 +37,9 @@ _PUNCT = sorted(
      "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "=>", "!"],
     key=len, reverse=True,
 )
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "b": "\b", "\\": "\\", "'": "'", '"': '"',
+            "0": "\0", "/": "/"}
+_DIGITS = frozenset("0123456789")
 _NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 _IDENT_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_]*")
 _UNIT_RE = re.compile(r"[A-Za-z]+")
@@ -122,12 +125,11 @@ class Lexer:
             return self._string(start, start + 1, verbatim=ch == "@")
         if ch in "hH" and q.startswith("@", start + 1) and start + 2 < len(q) and q[start + 2] in "'\"":
             return self._string(start, start + 2, verbatim=True)
-        if ch.isdigit() or (ch == "." and start + 1 < len(q) and q[start + 1].isdigit()
+        if ch in _DIGITS or (ch == "." and start + 1 < len(q) and q[start + 1] in _DIGITS
                             and not q.startswith("..", start)):
             return self._number(start)
-        if ch == "!" and start + 1 < len(q) and q[start + 1].isalpha():
-            m = _IDENT_RE.match(q, start + 1)
-            assert m
+        m = _IDENT_RE.match(q, start + 1) if ch == "!" else None
+        if m is not None and q[start + 1] != "$":
             self.pos = m.end()
             if q.startswith("~", self.pos):
                 self.pos += 1
@@ -176,9 +178,12 @@ class Lexer:
                 break
             if c == "\\" and not verbatim and i + 1 < len(q):
                 nxt = q[i + 1]
-                mapped = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}.get(nxt)
-                if mapped is None and nxt == "u" and i + 5 < len(q):
-                    chars.append(chr(int(q[i + 2:i + 6], 16)))
+                mapped = _ESCAPES.get(nxt)
+                if mapped is None and nxt == "u":
+                    digits = q[i + 2:i + 6]
+                    if len(digits) != 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                        raise self.error("invalid \\u escape in string literal", i)
+                    chars.append(chr(int(digits, 16)))
                     i += 6
                     continue
                 chars.append(mapped if mapped is not None else nxt)

@@ -5,7 +5,10 @@ parse the record again for every column (~90 of them), which is what made a naiv
 slow. Leaves are ``VARCHAR`` (``->>`` semantics: strings unquoted, objects as JSON text) unless a
 dynamic column needs the JSON value. Paths that cannot live in one STRUCT (a child of another
 leaf, or a key differing only in case from a sibling: STRUCT fields are case-insensitive) are
-read separately as a JSON list (``side``).
+read separately with ``raw -> path`` (``side``); they are fallbacks inside ``coalesce``, so DuckDB
+only evaluates them for rows whose preferred source is null. Staging parses with the routing
+keys only; each table's normalize statement parses with that table's fields, so no wide STRUCT
+is ever materialised.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ ROUTE_KEYS = {
 }
 
 STRUCT_COLUMN = "_ew_t"
-SIDE_COLUMN = "_ew_s"
+RAW_COLUMN = "raw"
 
 
 @dataclass
@@ -45,9 +48,6 @@ class Extraction:
         """The ``json_transform`` structure (our own constant text)."""
         return orjson.dumps(self.struct).decode()
 
-    def side_paths(self) -> exp.Expression:
-        return exp.Array(expressions=[exp.Literal.string(json_path(p)) for p in self.side])
-
     def _struct_access(self, path: tuple[str, ...]) -> exp.Expression:
         node: exp.Expression = ident(STRUCT_COLUMN)
         for key in path:
@@ -57,7 +57,7 @@ class Extraction:
     def text(self, path: tuple[str, ...]) -> exp.Expression:
         """The value as text (NULL when missing or JSON null)."""
         if path in self.side:
-            return parse(":v ->> '$'", v=self._side(path))
+            return parse(":r ->> :p", r=ident(RAW_COLUMN), p=json_path(path))
         if path in self.json_leaves:
             return parse(":v ->> '$'", v=self._struct_access(path))
         return self._struct_access(path)
@@ -65,22 +65,19 @@ class Extraction:
     def json(self, path: tuple[str, ...]) -> exp.Expression:
         """The JSON value (NULL when missing or JSON null)."""
         if path in self.side:
-            return parse("nullif(:v, CAST('null' AS JSON))", v=self._side(path))
+            return parse("nullif(:r -> :p, CAST('null' AS JSON))", r=ident(RAW_COLUMN), p=json_path(path))
         if path in self.json_leaves:
             return parse("nullif(:v, CAST('null' AS JSON))", v=self._struct_access(path))
         return parse("to_json(:v)", v=self._struct_access(path))
 
-    def _side(self, path: tuple[str, ...]) -> exp.Expression:
-        # sqlglot stores bracket indexes 0-based and adds DuckDB's offset of 1 when generating.
-        return parse(":s[:i]", s=ident(SIDE_COLUMN), i=exp.Literal.number(self.side.index(path)))
 
 
-def _family_paths(family: str) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
+def _family_paths(family: str, table: str | None) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
     paths: list[tuple[str, ...]] = [(k,) for k in ROUTE_KEYS[family]]
     dynamic: set[tuple[str, ...]] = set()
-    for table in (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE):
-        tbl = schema.table(table)
-        for column, sources in mapping.column_sources(family, table).items():
+    for name in [table] if table else []:
+        tbl = schema.table(name)
+        for column, sources in mapping.column_sources(family, name).items():
             for src in sources:
                 if src.path not in paths:
                     paths.append(src.path)
@@ -90,9 +87,9 @@ def _family_paths(family: str) -> tuple[list[tuple[str, ...]], set[tuple[str, ..
 
 
 @cache
-def family_extraction(family: str) -> Extraction:
-    """The extraction plan of one source family (union over all target tables)."""
-    paths, dynamic = _family_paths(family)
+def family_extraction(family: str, table: str | None = None) -> Extraction:
+    """The extraction plan of one source family: its routing keys, plus ``table``'s sources."""
+    paths, dynamic = _family_paths(family, table)
     result = Extraction()
     for path in sorted(paths, key=len):
         node = result.struct

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from entrawatch import schema
 from entrawatch.readers import mapping
-from entrawatch.readers.extraction import SIDE_COLUMN, STRUCT_COLUMN, family_extraction
+from entrawatch.readers.extraction import STRUCT_COLUMN, Extraction, family_extraction
 from entrawatch.readers.mapping import DIAG, GRAPH, LA
 from entrawatch.readers.sqlexpr import INCOMING, STAGE, convert, extra_expr, ident, parse, time_expr
 
@@ -121,18 +121,15 @@ def stage_sql(family: str) -> str:
     """
     target, reason = route_exprs(family)
     plan = family_extraction(family)
-    side = (parse("CASE WHEN is_object THEN raw -> :p END", p=plan.side_paths()) if plan.side
-            else parse("CAST(NULL AS JSON[])"))
     return parse(
         f"""
-        SELECT line, idx, raw, agg, {STRUCT_COLUMN}, {SIDE_COLUMN},
+        SELECT line, idx, raw, agg,
                CASE WHEN is_object THEN :target END AS _target,
                CASE WHEN NOT ok THEN 'malformed JSON'
                     WHEN NOT is_object THEN 'record is not a JSON object'
                     ELSE :reason END AS _reason
         FROM (SELECT line, idx, raw, agg, ok, is_object, forced_table, name_table,
-                     CASE WHEN is_object THEN json_transform(raw, :spec) END AS {STRUCT_COLUMN},
-                     :side AS {SIDE_COLUMN}
+                     CASE WHEN is_object THEN json_transform(raw, :spec) END AS {STRUCT_COLUMN}
               FROM (SELECT line, idx, raw, agg, ok, ok AND ltrim(raw) LIKE '{{%' AS is_object
                     FROM (SELECT line, idx, raw, agg, coalesce(json_valid(raw), FALSE) AS ok FROM {INCOMING}
                           WHERE raw IS NOT NULL AND trim(raw) <> '')),
@@ -141,7 +138,6 @@ def stage_sql(family: str) -> str:
         target=target,
         reason=reason,
         spec=plan.struct_spec(),
-        side=side,
     ).sql(dialect="duckdb")
 
 
@@ -153,7 +149,7 @@ def normalize_sql(family: str, table: str) -> str:
     is ``table`` and whose routing reason is NULL.
     """
     tbl = schema.table(table)
-    plan = family_extraction(family)
+    plan = family_extraction(family, table)
     sources = mapping.column_sources(family, table)
     provenance = {n for n, _ in schema.PROVENANCE_COLUMNS}
     keep = [ident("line"), ident("idx"), ident("raw"), ident("agg"), ident(STRUCT_COLUMN)]
@@ -212,22 +208,21 @@ def normalize_sql(family: str, table: str) -> str:
         elif col.name == "_Extra":
             out.append(exp.alias_(extra_expr(family, table, ident("raw"), plan.text), col.name, quoted=True))
         elif col.name == "_Aggregated":
-            out.append(exp.alias_(_aggregated(family), col.name, quoted=True))
+            out.append(exp.alias_(_aggregated(family, plan), col.name, quoted=True))
         else:
             out.append(ident(col.name))
     out += [exp.alias_(reason, "_reason"), exp.alias_(field, "_field"), ident("line"), ident("idx"), ident("raw")]
 
-    inner = parse(f"SELECT line, idx, raw, agg, {STRUCT_COLUMN}, {SIDE_COLUMN} FROM {STAGE} "
-                  "WHERE _target = :t AND _reason IS NULL", t=table)
+    inner = parse(f"SELECT line, idx, raw, agg, json_transform(raw, :spec) AS {STRUCT_COLUMN} FROM {STAGE} "
+                  "WHERE _target = :t AND _reason IS NULL", t=table, spec=plan.struct_spec())
     l2 = exp.select(*level2).from_(inner.subquery())
     l3 = exp.select(*level3).from_(l2.subquery())
     return exp.select(*out).from_(l3.subquery()).sql(dialect="duckdb")
 
 
-def _aggregated(family: str) -> exp.Expression:
+def _aggregated(family: str, plan: Extraction) -> exp.Expression:
     """Summary rows are flagged, never counted as events (docs/ingest.md, "Aggregated rows")."""
     if family == GRAPH:
-        plan = family_extraction(family)
         return parse(
             "coalesce(agg, FALSE) OR :a IS NOT NULL OR :b IS NOT NULL OR coalesce(:o ILIKE '%summarized%', FALSE)",
             a=plan.text(("signInCount",)), b=plan.text(("aggregatedEventDateTime",)), o=plan.text(("@odata.type",)),

@@ -10,6 +10,7 @@ never depends on dict or set iteration. Nothing reads the wall clock except the 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
     cursor = 0
     hours = config.days * 24
     written = 0
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the loop makes millions of acyclic dicts; cyclic GC passes over them cost ~25 % CPU
     try:
         for index in range(hours):
             hour_start = start + index * US_PER_HOUR
@@ -133,6 +136,9 @@ def simulate(config: SimulationConfig, out_dir: str | Path,
     except OSError as err:
         writer.close()
         raise SimulatorError(f"cannot write simulator output under {out}: {err}") from err
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
     truth = {
         "generator": "entrawatch-simulator", "seed": config.seed, "start": iso_seconds(start),

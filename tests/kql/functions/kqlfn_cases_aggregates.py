@@ -71,3 +71,9 @@ CASES += [
     agg("make_bag", Col("d"), columns={"d": ("dynamic", [{"a": 1}, {"a": 1, "c": [1]}, "text"])},
         expected={"a": 1, "c": [1]}, label="duplicate keys and a non-bag"),
 ]
+CASES += [
+    agg("stdevif", Col("w"), Col("q"), columns={"w": W["w"], "q": ("bool", [True] * 8)}, expected=2.138089935299395),
+    agg("varianceif", Col("w"), Col("q"), columns={"w": W["w"], "q": ("bool", [True] * 7 + [False])},
+        expected=2.2857142857142856, label="last row excluded"),
+    agg("makeset", Col("x"), columns=X, expected=Unordered("a", "b", "c"), label="deprecated alias"),
+]

@@ -114,3 +114,25 @@ CASES = [
       label="not delimited"),
     f("has_any_ipv4", ("from 10.0.0.1, 10.0.0.2", S), ("10.0.0.2", S), expected=True, label="comma list"),
 ]
+
+CASES += [
+    f("bag_has_key", ({"a": 1, "b": None}, D), ("b", S), expected=True),
+    f("bag_has_key", ({"a": 1}, D), ("z", S), expected=False),
+    f("bag_has_key", ([1], D), ("a", S), expected=False, label="not a bag"),
+    f("array_reverse", ([1, "b", [3]], D), expected=[[3], "b", 1]),
+    f("array_reverse", ("x", D), expected=None, label="not an array"),
+    f("string_size", ("abc", S), expected=3),
+    f("string_size", ("Ωmega", S), expected=6, label="multi-byte"),
+    f("strrep", ("ABC", S), (2, L), expected="ABCABC"),
+    f("strrep", ("ABC", S), (2, L), (",", S), expected="ABC,ABC", label="delimiter"),
+    f("strrep", ("ABC", S), (0, L), (",", S), expected="", label="zero times"),
+    f("strcmp", ("abc", S), ("abd", S), expected=-1),
+    f("strcmp", ("b", S), ("a", S), expected=1),
+    f("strcmp", ("a", S), ("a", S), expected=0),
+    f("hash_sha1", ("World", S), expected="70c07ec18ef89c5309bbb0937f3a6342411e1fdd"),
+    f("isnan", (float("nan"), R), expected=True),
+    f("isnan", (1.0, R), expected=False),
+    f("isinf", (float("inf"), R), expected=True),
+    f("isfinite", (float("-inf"), R), expected=False),
+    f("isfinite", (2.5, R), expected=True),
+]

@@ -81,6 +81,8 @@ CASES = [
     o("North America", "!hassuffix", "ame", True),
     o("North America", "hassuffix_cs", "ica", True),
     o("North America", "hassuffix_cs", "ICA", False),
+    o("North America", "!hasprefix_cs", "ame", True),
+    o("North America", "!hassuffix_cs", "ica", False),
     # matches regex
     o("abc123", "matches regex", "[0-9]+$", True),
     o("abc", "matches regex", "^b", False),

@@ -414,7 +414,11 @@ def literal(value: object, kql_type: str, dialect: str) -> Typed:
     if kql_type in ("long", "int"):
         return Typed(cast(n(int(value)), SQL_TYPES[kql_type]), kql_type)
     if kql_type in ("real", "decimal"):
-        return Typed(cast(n(float(value)), "double"), kql_type)
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            text = "NaN" if number != number else ("Infinity" if number > 0 else "-Infinity")
+            return Typed(cast(s(text), "double"), kql_type)
+        return Typed(cast(n(number), "double"), kql_type)
     if kql_type == "timespan":
         micros = value if isinstance(value, int) else round(value.total_seconds() * 1_000_000)
         return Typed(cast(n(micros), "bigint"), kql_type)

@@ -228,6 +228,27 @@ def gettype(args: list[Typed], ctx: LowerContext) -> Typed:
     return Typed(q.case(*whens, default=q.s("null")), "string")
 
 
+@scalar("bag_has_key")
+def bag_has_key(args: list[Typed], ctx: LowerContext) -> Typed:
+    """True when the top-level property bag has the key (false for non-bags)."""
+    q.arity("bag_has_key", args, ctx, 2)
+    bag = to_dynamic(args[0], ctx).expr
+    key = to_string_expr(args[1], ctx.dialect)
+    if ctx.dialect == "duckdb":
+        is_object = exp.EQ(this=q.fn("json_type", bag), expression=q.s("OBJECT"))
+        found = q.fn("list_contains", q.fn("json_keys", bag.copy()), key)
+        return Typed(q.bool_or_false(exp.And(this=is_object, expression=found)), "bool")
+    return Typed(q.bool_or_false(q.fn("array_contains", q.fn("json_object_keys", bag), key)), "bool")
+
+
+@scalar("array_reverse")
+def array_reverse(args: list[Typed], ctx: LowerContext) -> Typed:
+    q.arity("array_reverse", args, ctx, 1)
+    array = to_dynamic(args[0], ctx)
+    reversed_list = q.fn("list_reverse" if ctx.dialect == "duckdb" else "reverse", _elements(array, ctx))
+    return _dyn(_only_arrays([array], q.json_array_from_elements(reversed_list, ctx.dialect), ctx))
+
+
 @scalar("extract_json", "extractjson")
 def extract_json(args: list[Typed], ctx: LowerContext) -> Typed:
     """extract_json(path, json[, type]): the element as text (unquoted strings, JSON otherwise)."""

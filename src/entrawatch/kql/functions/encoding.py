@@ -66,3 +66,9 @@ def hash_sha256(args: list[Typed], ctx: LowerContext) -> Typed:
 def hash_md5(args: list[Typed], ctx: LowerContext) -> Typed:
     q.arity("hash_md5", args, ctx, 1)
     return _str(q.fn("md5", string_arg(args[0], ctx)))
+
+
+@scalar("hash_sha1")
+def hash_sha1(args: list[Typed], ctx: LowerContext) -> Typed:
+    q.arity("hash_sha1", args, ctx, 1)
+    return _str(q.fn("sha1", string_arg(args[0], ctx)))

@@ -40,6 +40,7 @@ class ParsedIp:
                                      expression=exp.Mul(this=octets[1], expression=q.n(65536))),
                         expression=exp.Add(this=exp.Mul(this=octets[2], expression=q.n(256)),
                                            expression=octets[3]))
+        self.text = text
         self.valid = valid
         self.value = q.case((valid.copy(), value))
         self.prefix = prefix
@@ -125,7 +126,7 @@ def ipv4_is_in_range(args: list[Typed], ctx: LowerContext) -> Typed:
     q.arity("ipv4_is_in_range", args, ctx, 2)
     network = q.str_literal_value(args[1])
     if network is not None and constant_range(network) is not None:
-        return Typed(in_range(_parse(args[0], ctx), network), "bool")
+        return Typed(_in_constant_ranges(_parse(args[0], ctx), [network], ctx), "bool")
     return Typed(in_range(_parse(args[0], ctx), _parse(args[1], ctx)), "bool")
 
 
@@ -135,17 +136,37 @@ def ipv4_is_in_any_range(args: list[Typed], ctx: LowerContext) -> Typed:
     return Typed(_in_constant_ranges(_parse(args[0], ctx), _literal_list(args[1:], ctx), ctx), "bool")
 
 
+def cidr_regex(text: str) -> str | None:
+    """A regex matching the dotted text of exactly the addresses in a constant CIDR range.
+
+    Whole octets of the prefix are matched literally and a partial octet by the alternation of
+    its allowed values (``172.16.0.0/12`` -> ``^172\\.(?:16|17|...|31)\\.``). Regex tests on the
+    text are several times faster than parsing every address into a number on both engines.
+    """
+    bounds = constant_range(text)
+    if bounds is None:
+        return None
+    network = ipaddress.IPv4Network(text.strip(), strict=False)
+    octets = str(network.network_address).split(".")
+    whole, partial_bits = divmod(network.prefixlen, 8)
+    parts = octets[:whole]
+    if partial_bits:
+        low = int(octets[whole])
+        parts.append("(?:" + "|".join(str(v) for v in range(low, low + 2 ** (8 - partial_bits))) + ")")
+    if not parts:
+        return ""
+    return "^" + "\\.".join(parts) + ("\\." if len(parts) < 4 else "(?:/|$)")
+
+
 def _in_constant_ranges(ip: ParsedIp, ranges: list[str], ctx: LowerContext) -> exp.Expression:
-    """True/false for a valid address, null for an invalid one; the address is parsed once."""
-    bounds = [b for b in map(constant_range, ranges) if b is not None]
-
-    def test(value: exp.Expression) -> exp.Expression:
-        result: exp.Expression = q.false()
-        for low, high in bounds:
-            result = exp.Or(this=result, expression=exp.Between(this=value.copy(), low=q.n(low), high=q.n(high)))
-        return q.case((exp.Is(this=value.copy(), expression=q.null()), q.null()), default=result)
-
-    return q.bind(ip.value, test, ctx.dialect)
+    """True/false for a valid address, null for an invalid one (one or two regex tests)."""
+    patterns = [p for p in map(cidr_regex, ranges) if p is not None]
+    if not patterns:
+        return q.case((ip.valid, q.false()))
+    if "" in patterns:
+        return q.case((ip.valid, q.true()))
+    alternation = "|".join(f"(?:{p})" for p in patterns)
+    return q.case((ip.valid, q.bool_or_false(q.regex_match(ip.text.copy(), q.s(alternation), ctx.dialect))))
 
 
 _PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")

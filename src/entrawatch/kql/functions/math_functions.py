@@ -111,6 +111,30 @@ _extreme("min_of", "least")
 _extreme("max_of", "greatest")
 
 
+@scalar("isnan")
+def isnan(args: list[Typed], ctx: LowerContext) -> Typed:
+    q.arity("isnan", args, ctx, 1)
+    return Typed(q.bool_or_false(q.fn("isnan", _double(args[0]))), "bool")
+
+
+@scalar("isinf")
+def isinf(args: list[Typed], ctx: LowerContext) -> Typed:
+    q.arity("isinf", args, ctx, 1)
+    value = _double(args[0])
+    infinite = exp.EQ(this=q.fn("abs", value), expression=q.cast(q.s("Infinity"), "double"))
+    return Typed(q.bool_or_false(infinite), "bool")
+
+
+@scalar("isfinite")
+def isfinite(args: list[Typed], ctx: LowerContext) -> Typed:
+    """False for NaN, infinities and null."""
+    q.arity("isfinite", args, ctx, 1)
+    value = _double(args[0])
+    finite = exp.And(this=q.not_(q.fn("isnan", value)),
+                     expression=exp.LT(this=q.fn("abs", value.copy()), expression=q.cast(q.s("Infinity"), "double")))
+    return Typed(q.bool_or_false(finite), "bool")
+
+
 def _radians(e: exp.Expression) -> exp.Expression:
     return q.fn("radians", e)
 

@@ -273,3 +273,36 @@ def countof(args: list[Typed], ctx: LowerContext) -> Typed:
 def stringify(t: Typed, ctx: LowerContext) -> exp.Expression:
     """Public alias used by other modules that need Kusto's string form of a value."""
     return to_string_expr(t, ctx.dialect)
+
+
+@scalar("string_size")
+def string_size(args: list[Typed], ctx: LowerContext) -> Typed:
+    """Size in bytes of the UTF-8 encoding (strlen counts characters)."""
+    q.arity("string_size", args, ctx, 1)
+    text = string_arg(args[0], ctx)
+    size = q.fn("octet_length", q.fn("encode", text)) if ctx.dialect == "duckdb" else q.fn("octet_length", text)
+    return Typed(q.cast(size, "bigint"), "long")
+
+
+@scalar("strrep")
+def strrep(args: list[Typed], ctx: LowerContext) -> Typed:
+    """strrep(value, n[, delimiter]): value repeated n times, joined by the delimiter."""
+    q.arity("strrep", args, ctx, 2, 3)
+    text = string_arg(args[0], ctx)
+    count = q.cast(args[1].expr, "int")
+    if len(args) == 2:
+        return _str(q.fn("repeat", text, q.fn("greatest", count, q.n(0))))
+    delimiter = string_arg(args[2], ctx)
+    head = q.fn("repeat", q.concat(text, delimiter), q.fn("greatest", exp.Sub(this=count, expression=q.n(1)), q.n(0)))
+    return _str(q.case((exp.LTE(this=count.copy(), expression=q.n(0)), q.s("")),
+                       default=q.concat(head, text.copy())))
+
+
+@scalar("strcmp")
+def strcmp(args: list[Typed], ctx: LowerContext) -> Typed:
+    """-1, 0 or 1 by ordinal comparison."""
+    q.arity("strcmp", args, ctx, 2)
+    left, right = string_arg(args[0], ctx), string_arg(args[1], ctx)
+    return Typed(q.cast(q.case((exp.LT(this=left, expression=right), q.n(-1)),
+                               (exp.GT(this=left.copy(), expression=right.copy()), q.n(1)), default=q.n(0)), "int"),
+                 "int")
