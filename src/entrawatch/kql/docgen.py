@@ -54,7 +54,9 @@ KNOWN_DIFFERENCES = [
     "(arrays, scalars and nulls expand as in Kusto).",
     "`parse` kind=simple anchors the pattern at the start (and at the end when it ends with a column); "
     "kind=relaxed is treated like simple; flags= is refused.",
-    "`row_window_session()`, `make-series` and `evaluate` plugins are refused with KqlUnsupportedError.",
+    "`row_window_session()` and `evaluate` plugins are refused with KqlUnsupportedError.",
+    "`make-series` needs explicit `from`/`to` (Kusto infers missing bounds from the data) and a datetime axis; "
+    "the axis array holds ISO-8601 UTC text; groups with no row in the range are absent, as in Kusto.",
     "`mv-apply` supports where/extend/project/summarize/take/top/sort+take in its sub-query; a row whose "
     "array is empty produces no output row (even under summarize).",
     "Dotted access (`x.y`) needs a `dynamic` value: on string columns holding JSON it is a KqlSemanticError, "

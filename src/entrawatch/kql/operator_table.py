@@ -6,7 +6,7 @@ docs page and the case table name the same operators.
 
 from __future__ import annotations
 
-from entrawatch.kql import expand, joins, mv_apply, summarize, tabular
+from entrawatch.kql import expand, joins, make_series, mv_apply, summarize, tabular
 
 OPERATOR_LOWERINGS: dict[str, tabular.Lowering] = {
     "where": tabular.lower_where,
@@ -29,6 +29,7 @@ OPERATOR_LOWERINGS: dict[str, tabular.Lowering] = {
     "invoke": tabular.lower_invoke,
     "mv-expand": expand.lower_mv_expand,
     "mv-apply": mv_apply.lower_mv_apply,
+    "make-series": make_series.lower_make_series,
     "parse": expand.lower_parse,
     "serialize": tabular.lower_serialize,
     "evaluate": expand.lower_evaluate,

@@ -32,6 +32,9 @@ ROUTE_KEYS = {
     mapping.LA: ("Type", "Category", "ActivityDateTime", "ActivityDisplayName", "InitiatedBy"),
 }
 
+#: Where the record id lives, per family: staged as ``_rid`` to spot repeated ids in a chunk cheaply.
+ID_PATH = {mapping.DIAG: ("properties", "id"), mapping.GRAPH: ("id",), mapping.LA: ("Id",)}
+
 STRUCT_COLUMN = "_ew_t"
 RAW_COLUMN = "raw"
 
@@ -73,7 +76,7 @@ class Extraction:
 
 
 def _family_paths(family: str, table: str | None) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
-    paths: list[tuple[str, ...]] = [(k,) for k in ROUTE_KEYS[family]]
+    paths: list[tuple[str, ...]] = [(k,) for k in ROUTE_KEYS[family]] + [ID_PATH[family]]
     dynamic: set[tuple[str, ...]] = set()
     for name in [table] if table else []:
         tbl = schema.table(name)

@@ -123,13 +123,16 @@ class Normalizer:
                    forced_table: str | None, ingested_at: datetime) -> None:
         stage_target = f"coalesce(_target, {_literal(forced_table or mapping.UNKNOWN_TABLE)})"
         routable: dict[str, int] = {}
-        for target, total, bad in self._run(
-            f"SELECT {stage_target}, count(*), count(_reason) FROM {sqlgen.STAGE} GROUP BY ALL"
+        repeats: dict[str, int] = {}
+        for target, total, bad, ids in self._run(
+            f"SELECT {stage_target}, count(*), count(_reason), count(DISTINCT _rid) FILTER (WHERE _reason IS NULL) "
+            f"FROM {sqlgen.STAGE} GROUP BY ALL"
         ):
             counts.read[target] += total
             counts.quarantined[target] += bad
             if total > bad:
                 routable[target] = total - bad
+                repeats[target] = total - bad - ids  # > 0: the chunk repeats an id (or lacks one)
         qparams = [ingested_at, source_file, shape, source_file]
         self._store_quarantine(_QUARANTINE_SELECT.format(target=stage_target, field="CAST(NULL AS VARCHAR)",
                                                          source=sqlgen.STAGE), qparams)
@@ -147,7 +150,7 @@ class Normalizer:
                 source, source_params = _NORM, []
             valid = routable[target] - bad
             counts.quarantined[target] += bad
-            inserted = self._store_valid(target, source, source_params) if valid else 0
+            inserted = self._store_valid(target, source, source_params, repeats[target] > 0) if valid else 0
             counts.inserted[target] += inserted
             counts.duplicates[target] += valid - inserted
             if bad:
@@ -156,11 +159,12 @@ class Normalizer:
                     qparams + source_params,
                 )
 
-    def _store_valid(self, target: str, source: str, params: list) -> int:
+    def _store_valid(self, target: str, source: str, params: list, repeated: bool) -> int:
         """Insert the chunk's valid rows; first occurrence (source order) of an Id wins."""
         tbl = schema.table(target)
         cols = ", ".join(_q(c) for c in tbl.column_names)
-        dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1'
+        # The window is costly over wide rows: only when the stage saw an id twice (or a missing one).
+        dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1' if repeated else ""
         if self.direct:
             self.warehouse.ensure_table(target)
             return int(self._run(

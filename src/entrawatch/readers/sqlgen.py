@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from entrawatch import schema
 from entrawatch.readers import mapping
-from entrawatch.readers.extraction import STRUCT_COLUMN, Extraction, family_extraction
+from entrawatch.readers.extraction import ID_PATH, STRUCT_COLUMN, Extraction, family_extraction
 from entrawatch.readers.mapping import DIAG, GRAPH, LA
 from entrawatch.readers.sqlexpr import INCOMING, STAGE, convert, extra_expr, ident, parse, time_expr
 
@@ -123,7 +123,7 @@ def stage_sql(family: str) -> str:
     plan = family_extraction(family)
     return parse(
         f"""
-        SELECT line, idx, raw, agg,
+        SELECT line, idx, raw, agg, :rid AS _rid,
                CASE WHEN is_object THEN :target END AS _target,
                CASE WHEN NOT ok THEN 'malformed JSON'
                     WHEN NOT is_object THEN 'record is not a JSON object'
@@ -137,8 +137,17 @@ def stage_sql(family: str) -> str:
         """,
         target=target,
         reason=reason,
+        rid=_record_id(family, plan),
         spec=plan.struct_spec(),
     ).sql(dialect="duckdb")
+
+
+def _record_id(family: str, plan: Extraction) -> exp.Expression:
+    """The id the normalizer will store (LA rows without one: the derived hash)."""
+    text = plan.text(ID_PATH[family])
+    if family == LA:
+        return parse("coalesce(:t, 'ew-' || md5(raw))", t=text)
+    return text
 
 
 @cache

@@ -103,3 +103,22 @@ CASES = [
          "| extend gap = TimeGenerated - prev(TimeGenerated) | project SessionId, gap",
          [("s2", None), ("s3", "0:10:00"), ("s5", "1:40:00")]),
 ]
+
+H = ["2025-03-10T09:00:00.0000000Z", "2025-03-10T10:00:00.0000000Z", "2025-03-10T11:00:00.0000000Z"]
+CASES += [
+    # --- make-series -------------------------------------------------------------------------------
+    Case("make_series_by", "SigninLogs | make-series n = count() default = 0 on TimeGenerated from "
+         "datetime(2025-03-10 09:00) to datetime(2025-03-10 12:00) step 1h by AppDisplayName",
+         [("Office 365", [1, 1, 0], H), ("Azure Portal", [2, 0, 1], H)],
+         columns=["AppDisplayName", "n", "TimeGenerated"]),
+    Case("make_series_no_by", "SigninLogs | make-series n = count(), d = dcount(IPAddress) on TimeGenerated from "
+         "datetime(2025-03-10 08:00) to datetime(2025-03-10 11:30) step 1h",
+         [([0, 3, 1, 1], [0, 2, 1, 1], ["2025-03-10T08:00:00.0000000Z", *H])]),
+    Case("make_series_default", "SigninLogs | make-series n = sum(DurationMs) default = -1 on TimeGenerated from "
+         "datetime(2025-03-10 09:00) to datetime(2025-03-10 11:00) step 30m by UserPrincipalName "
+         "| where UserPrincipalName == 'bob@contoso.com' | project n", [([80, -1, -1, -1],)]),
+    Case("make_series_mv_expand_back", "SigninLogs | make-series n = count() on TimeGenerated from "
+         "datetime(2025-03-10 09:00) to datetime(2025-03-10 12:00) step 1h | mv-expand n to typeof(long), "
+         "TimeGenerated to typeof(datetime) | project TimeGenerated, n",
+         [("2025-03-10T09:00:00Z", 3), ("2025-03-10T10:00:00Z", 1), ("2025-03-10T11:00:00Z", 1)]),
+]

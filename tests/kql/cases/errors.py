@@ -54,8 +54,8 @@ CASES = [
 ]
 
 CASES += [
-    Case("err_make_series", "T | make-series count() on d step 1h",
-         error=("KqlUnsupportedError", "the 'make-series' operator is not supported", 1, 5)),
+    Case("err_make_series_no_bounds", "T | make-series count() on d step 1h",
+         error=("KqlUnsupportedError", "make-series needs explicit from/to bounds", 1, 5)),
     Case("err_mv_apply_distinct", "print l = dynamic([1]) | mv-apply e = l on (distinct e)",
          error=("KqlUnsupportedError", "'distinct' inside mv-apply", 1, 45)),
 ]
