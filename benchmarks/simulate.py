@@ -22,7 +22,7 @@ from pathlib import Path
 
 from entrawatch.simulator import FORMATS, SimulationConfig, simulate
 
-EVENTS_PER_USER_DAY = 51.0  # measured on the default scenario mix; only used to size the tenant
+EVENTS_PER_USER_DAY = 47.0  # measured on the default scenario mix; only used to size the tenant
 
 
 def main(argv: list[str] | None = None) -> int:

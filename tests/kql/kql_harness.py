@@ -146,8 +146,15 @@ class Engines:
             raise outcome
         return outcome  # type: ignore[return-value]
 
+    def probe(self, engine: str) -> Any:
+        """Preliminary queries (bag_unpack key discovery) on the engine, as kql.run() does."""
+        if engine == "duckdb":
+            return lambda sql: self.duck.sql(sql).fetchall()
+        assert self.spark is not None
+        return lambda sql: [tuple(row) for row in self.spark.sql(sql).collect()]
+
     def run(self, case: Case, engine: str) -> tuple[list[tuple], list[str], bool]:
-        compiled = compile_query(case.kql, self.schema, engine, NOW)
+        compiled = compile_query(case.kql, self.schema, engine, NOW, probe=self.probe(engine))
         if engine == "duckdb":
             raw = self.duck.sql(compiled.sql).to_arrow_table()
         else:

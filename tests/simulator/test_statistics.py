@@ -88,6 +88,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
     simulate(config, tmp_path / "b")  # re-running into a used directory rewrites, it does not append
     config.seed = 6
     simulate(config, tmp_path / "c")
+    assert len(list((tmp_path / "a").rglob("PT1H.json"))) > 20
     assert _tree_hash(tmp_path / "a") == _tree_hash(tmp_path / "b")
     assert _tree_hash(tmp_path / "a") != _tree_hash(tmp_path / "c")
 
@@ -100,4 +101,5 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     for name, hash_seed in (("x", "1"), ("y", "2")):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
         subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, env=env)
+    assert len(list((tmp_path / "x").rglob("PT1H.json"))) > 20
     assert _tree_hash(tmp_path / "x") == _tree_hash(tmp_path / "y")

@@ -8,6 +8,7 @@ and Spark return identical tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,17 +61,25 @@ def _now(now: datetime | None) -> datetime:
     return now.astimezone(UTC)
 
 
-def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None) -> CompiledQuery:
-    """Compile and keep the result columns (what :func:`run` needs to type the output)."""
+def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None, *,
+                  bag_unpack_columns: dict[str, str] | None = None,
+                  probe: Callable[[str], list[tuple[Any, ...]]] | None = None) -> CompiledQuery:
+    """Compile and keep the result columns (what :func:`run` needs to type the output).
+
+    ``bag_unpack_columns`` (bag key -> KQL type) fixes the columns of ``evaluate bag_unpack()``;
+    ``probe`` (SQL -> rows) lets the compiler discover them from the data instead (``run`` does).
+    """
     tree = _parse(query)
-    compiler = Compiler(_catalog(schema), dialect, _now(now), query)
+    compiler = Compiler(_catalog(schema), dialect, _now(now), query, bag_unpack_columns=bag_unpack_columns,
+                        probe=probe)
     sql, columns, ordered = compiler.compile(tree)
     return CompiledQuery(sql.sql(dialect=dialect), columns, dialect, ordered)
 
 
-def compile(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None) -> str:  # noqa: A001
+def compile(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None, *,  # noqa: A001
+            bag_unpack_columns: dict[str, str] | None = None) -> str:
     """KQL -> SQL text for ``dialect`` ("duckdb" or "spark")."""
-    return compile_query(query, schema, dialect, now).sql
+    return compile_query(query, schema, dialect, now, bag_unpack_columns=bag_unpack_columns).sql
 
 
 def conform(table: pa.Table, columns: dict[str, str]) -> pa.Table:
@@ -90,7 +99,20 @@ def conform(table: pa.Table, columns: dict[str, str]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
-def run(query: str, warehouse: Any, now: datetime | None = None) -> pa.Table:
-    """Compile for the warehouse's dialect, execute, and return Kusto-named, KQL-typed columns."""
-    compiled = compile_query(query, warehouse, getattr(warehouse, "dialect", "duckdb"), now)
+def warehouse_probe(warehouse: Any) -> Callable[[str], list[tuple[Any, ...]]]:
+    """A probe running preliminary queries (``bag_unpack`` key discovery) on ``warehouse``."""
+    def probe(sql: str) -> list[tuple[Any, ...]]:
+        table = warehouse.query(sql)
+        return [tuple(row.values()) for row in table.to_pylist()]
+    return probe
+
+
+def run(query: str, warehouse: Any, now: datetime | None = None, *,
+        bag_unpack_columns: dict[str, str] | None = None) -> pa.Table:
+    """Compile for the warehouse's dialect, execute, and return Kusto-named, KQL-typed columns.
+
+    ``evaluate bag_unpack()`` costs one extra query here, which finds the bag keys in the data.
+    """
+    compiled = compile_query(query, warehouse, getattr(warehouse, "dialect", "duckdb"), now,
+                             bag_unpack_columns=bag_unpack_columns, probe=warehouse_probe(warehouse))
     return conform(warehouse.query(compiled.sql), compiled.columns)

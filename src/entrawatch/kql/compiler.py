@@ -9,6 +9,7 @@ lowered by the table in :mod:`entrawatch.kql.tabular`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,7 +64,9 @@ TABULAR_NODES = (ast.Pipeline, ast.Union, ast.Datatable, ast.Print, ast.Range, a
 class Compiler:
     """Compiles one query for one dialect against one catalog."""
 
-    def __init__(self, catalog: dict[str, dict[str, str]], dialect: str, now: datetime, query: str) -> None:
+    def __init__(self, catalog: dict[str, dict[str, str]], dialect: str, now: datetime, query: str, *,
+                 bag_unpack_columns: dict[str, str] | None = None,
+                 probe: Callable[[str], list[tuple[Any, ...]]] | None = None) -> None:
         if dialect not in ("duckdb", "spark"):
             raise ValueError(f"unknown dialect {dialect!r}; use duckdb or spark")
         self.catalog = catalog
@@ -71,6 +74,10 @@ class Compiler:
         self.now = now
         self.query = query
         self.depth = 0
+        #: ``evaluate bag_unpack()`` columns given by the caller (bag key -> KQL type).
+        self.bag_unpack_columns = bag_unpack_columns
+        #: Runs a preliminary query on the data (set by ``kql.run``): SQL -> rows.
+        self.probe = probe
 
     # -- errors ----------------------------------------------------------------------------
     def semantic(self, message: str, node: ast.Node) -> KqlSemanticError:

@@ -203,5 +203,9 @@ def lower_parse(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel
 
 def lower_evaluate(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:
     call: ast.Call = op.params["call"]
+    if call.name == "bag_unpack":
+        from entrawatch.kql.plugins import lower_bag_unpack
+
+        return lower_bag_unpack(compiler, rel, call, env)
     raise compiler.unsupported(
         f"evaluate {call.name}() is not supported (its output columns depend on the data)", call)

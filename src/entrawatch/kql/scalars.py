@@ -452,6 +452,16 @@ class ScalarLowerer:
 
     _call_columnifexists = _call_column_ifexists
 
+    def _call_typeof(self, node: ast.Call) -> Typed:
+        """``typeof(T)`` as a value is its type name, which is what ``extract(..., typeof(long))``
+        and other type-taking functions read (as Kusto, only where a type argument is expected)."""
+        from entrawatch.kql.parser_ops import SCALAR_TYPES, canonical_type
+
+        arg = node.args[0] if len(node.args) == 1 else None
+        if not isinstance(arg, ast.Name) or arg.name not in SCALAR_TYPES:
+            raise self.semantic("typeof() expects a scalar type name such as typeof(long)", node)
+        return Typed(_sql.s(canonical_type(arg.name)), "string")
+
     def _call_toscalar(self, node: ast.Call) -> Typed:
         if len(node.args) != 1:
             raise self.semantic("toscalar() expects 1 argument", node)

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from entrawatch.kql import ast
+from entrawatch.kql.functions.aggregates import percentile_columns
 from entrawatch.kql.lowering_api import Typed
 from entrawatch.kql.relation import Rel, alias, col, fresh_alias, select_from
 from entrawatch.kql.tabular import lowerer, next_column_name, output_name
 
 if TYPE_CHECKING:
     from entrawatch.kql.compiler import Compiler, Env
+    from entrawatch.kql.scalars import ScalarLowerer
 
 ROW_SELECTORS = {"arg_max": exp.ArgMax, "arg_min": exp.ArgMin, "take_any": exp.AnyValue, "any": exp.AnyValue}
 
@@ -76,6 +78,12 @@ def lower_summarize(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) ->
                                            expression=exp.to_identifier(field_name, quoted=True)), out_name))
                 columns[out_name] = kql_type
             continue
+        if _is_multi_percentile(named):
+            for name, typed in _percentile_columns(aggs, named, columns):
+                inner.append(alias(typed.expr, name))
+                outer.append(col(name))
+                columns[name] = typed.kql_type
+            continue
         typed = aggs.lower(named.expr)
         name = output_name(named, typed, columns)
         name = _unique(name, columns) if not named.names else name
@@ -93,6 +101,29 @@ def lower_summarize(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) ->
     if needs_outer:
         sql = select_from(Rel(sql, columns), outer, inner_alias)
     return Rel(sql, columns)
+
+
+def _is_multi_percentile(named: ast.NamedExpr) -> bool:
+    call = named.expr
+    return isinstance(call, ast.Call) and call.name == "percentiles" and len(call.args) > 2
+
+
+def _percentile_columns(aggs: ScalarLowerer, named: ast.NamedExpr,
+                        taken: dict[str, str]) -> list[tuple[str, Typed]]:
+    """``percentiles(x, 50, 95)`` -> columns ``percentile_x_50``, ``percentile_x_95`` (Kusto's
+    names); ``(p50, p95) = percentiles(...)`` renames them in order."""
+    call: ast.Call = named.expr  # type: ignore[assignment]
+    args = [aggs.lower_arg(a) for a in call.args]
+    values = percentile_columns(args, aggs.ctx(call))
+    if len(named.names) > len(values):
+        raise aggs.semantic("more names than percentiles", named)
+    out: list[tuple[str, Typed]] = []
+    for i, typed in enumerate(values):
+        name = named.names[i] if i < len(named.names) else _unique(typed.default_name or "percentile_", taken)
+        if name in taken or any(name == n for n, _ in out):
+            raise aggs.semantic(f"duplicate column {name!r} in summarize", named)
+        out.append((name, typed))
+    return out
 
 
 def _row_selector(compiler: Compiler, rel: Rel, named: ast.NamedExpr, env: Env, taken: dict[str, str],

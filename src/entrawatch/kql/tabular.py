@@ -264,8 +264,16 @@ def lower_top(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:
 
 
 def lower_serialize(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:
+    """Freeze the current row order. Without a prior sort the order is the engine's read order,
+    numbered once into the hidden order column (``row_number() OVER ()`` on DuckDB; Spark needs
+    an ordered window, so ``monotonically_increasing_id()``, which follows partition order)."""
     if rel.order is None:
-        rel = Rel(rel.sql, dict(rel.columns), [], list(rel.hidden))
+        if compiler.dialect == "duckdb":
+            number: exp.Expression = exp.Window(this=exp.RowNumber())
+        else:
+            number = exp.Anonymous(this="monotonically_increasing_id", expressions=[])
+        sql = select_from(rel, [col(c) for c in rel.columns] + [alias(number, ORDER_COLUMN)])
+        rel = Rel(sql, dict(rel.columns), [exp.Ordered(this=col(ORDER_COLUMN), desc=False)], [ORDER_COLUMN])
     if op.params["exprs"]:
         return lower_extend(compiler, rel, ast.Operator("extend", {"exprs": op.params["exprs"]}), env)
     return rel
