@@ -22,7 +22,14 @@ EVENTS = Table("TestEvents", (
     Column("TimeGenerated", "datetime"), Column("UserPrincipalName", "string"), Column("IPAddress", "string"),
     Column("AppDisplayName", "string"), Column("Severity", "string"), Column("Id", "string"),
 ), key=("Id",))
-schema.register_table(EVENTS)
+
+
+@pytest.fixture(autouse=True)
+def _test_events_table():
+    """Register TestEvents only while an analytics test runs, so other suites see the real catalog."""
+    schema.register_table(EVENTS)
+    yield
+    schema.tables().pop(EVENTS.name, None)
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 

@@ -2,9 +2,11 @@
 
 Lowered as: filter rows to ``[from, to)``, aggregate per (group, bin index), build the full grid
 of groups x bin indexes (so empty bins get the default, 0 unless ``default=`` says otherwise), and
-collect each group's values ordered by bin index into a JSON array. ``from``/``to``/``step`` must
-be given (Kusto infers missing bounds from the data; entrawatch refuses that). The bin axis holds
-ISO-8601 UTC datetimes.
+collect each group's values ordered by bin index into a JSON array. A missing ``from`` is
+``bin(min(axis), step)`` and a missing ``to`` is just past ``max(axis)``, both over the whole input
+(scalar sub-queries), so every series shares one axis as in Kusto. The bin axis is a dynamic
+array of ISO-8601 UTC datetimes (Kusto's JSON form), which ``mv-expand ... to typeof(datetime)``
+turns back into datetimes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlglot import exp
 
 from entrawatch.kql import ast
 from entrawatch.kql.functions import _sql
+from entrawatch.kql.lowering_api import SCALAR_FUNCTIONS, LowerContext, Typed
 from entrawatch.kql.relation import Rel, alias, col, fresh_alias, select_from
 from entrawatch.kql.tabular import lowerer, output_name
 
@@ -42,17 +45,32 @@ def _iso(ts: exp.Expression, dialect: str) -> exp.Expression:
     return _sql.fn("date_format", ts, _sql.s("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'0Z'"))
 
 
+def _data_start(compiler: Compiler, rel: Rel, on: Typed, step: Typed, op: ast.Operator) -> Typed:
+    """Missing ``from``: the bin (``bin(min(axis), step)``, as Kusto's ``bin``) of the earliest value."""
+    binned = SCALAR_FUNCTIONS["bin"]([Typed(exp.Min(this=on.expr.copy()), "datetime"), step],
+                                     LowerContext(compiler.dialect, compiler.now, op.line, op.column, compiler.query))
+    return Typed(exp.Subquery(this=select_from(rel, [alias(binned.expr, "v")])), "datetime")
+
+
+def _data_stop(compiler: Compiler, rel: Rel, on: Typed) -> Typed:
+    """Missing ``to``: just past the latest value, so its bin is the last one (Kusto: the upper
+    bound of the last bin with data)."""
+    latest = _sql.add_micros(exp.Max(this=on.expr.copy()), exp.Literal.number(1), compiler.dialect)
+    return Typed(exp.Subquery(this=select_from(rel, [alias(latest, "v")])), "datetime")
+
+
 def lower_make_series(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:
     p = op.params
-    if p["from"] is None or p["to"] is None:
-        raise compiler.unsupported("make-series needs explicit from/to bounds", op)
     d = compiler.dialect
     rows = lowerer(compiler, rel, env)
     on = rows.lower(p["on"])
-    start, stop, step = rows.lower(p["from"]), rows.lower(p["to"]), rows.lower(p["step"])
-    if on.kql_type != "datetime" or start.kql_type != "datetime" or stop.kql_type != "datetime" \
-            or step.kql_type != "timespan":
+    step = rows.lower(p["step"])
+    if on.kql_type != "datetime" or step.kql_type != "timespan":
         raise compiler.unsupported("make-series is supported over datetime axes with a timespan step", op)
+    start = rows.lower(p["from"]) if p["from"] is not None else _data_start(compiler, rel, on, step, op)
+    stop = rows.lower(p["to"]) if p["to"] is not None else _data_stop(compiler, rel, on)
+    if start.kql_type != "datetime" or stop.kql_type != "datetime":
+        raise compiler.semantic("make-series from/to must be datetimes on a datetime axis", op)
     on_name = on.default_name or "TimeGenerated"
     start_us, stop_us = _sql.epoch_micros(start.expr, d), _sql.epoch_micros(stop.expr, d)
     in_range = exp.And(this=exp.GTE(this=on.expr.copy(), expression=start.expr.copy()),
@@ -99,17 +117,20 @@ def lower_make_series(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) 
     joined_cols = [alias(col(n, ga), n) for n in group_names] + [alias(col(IDX, ga), IDX)]
     joined_cols += [alias(_sql.coalesce(col(f"__kql_a{i}", ba), fill.copy()), f"__kql_v{i}")
                     for i, (_, _, fill) in enumerate(agg_items)]
+    # the axis value per row, outside the aggregate: Spark refuses sub-queries (missing from/to)
+    # inside the higher-order functions that order the collected values
+    axis = _sql.add_micros(start.expr.copy(), exp.Mul(this=col(IDX, ga), expression=step.expr.copy()), d)
+    joined_cols.append(alias(_iso(axis, d), "__kql_t"))
     joined = exp.Select(expressions=joined_cols).from_(
         exp.Subquery(this=grid, alias=exp.TableAlias(this=exp.to_identifier(ga))), copy=False)
     joined.append("joins", exp.Join(this=exp.Subquery(this=per_bin, alias=exp.TableAlias(
         this=exp.to_identifier(ba))), on=on_cond, side="LEFT"))
-    axis = _sql.add_micros(start.expr.copy(), exp.Mul(this=col(IDX), expression=step.expr.copy()), d)
     final = [col(n) for n, _, _ in by]
     columns: dict[str, str] = {n: t for n, _, t in by}
     for i, (name, _, _) in enumerate(agg_items):
         final.append(alias(_sql.json_text(_ordered_json_array(col(f"__kql_v{i}"), d), d), name))
         columns[name] = "dynamic"
-    final.append(alias(_sql.json_text(_ordered_json_array(_iso(axis, d), d), d), on_name))
+    final.append(alias(_sql.json_text(_ordered_json_array(col("__kql_t"), d), d), on_name))
     columns[on_name] = "dynamic"
     sql = select_from(Rel(joined, {}), final)
     if by:

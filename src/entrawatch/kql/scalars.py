@@ -383,6 +383,10 @@ class ScalarLowerer:
 
     def _lower_call(self, node: ast.Call) -> Typed:
         name = node.name
+        if name.startswith("__kql_component_") and node.args and isinstance(node.args[0], ast.Call):
+            from entrawatch.kql.series import lower_call
+
+            return lower_call(self, node.args[0], int(name.rsplit("_", 1)[1]))
         binding = self.env.lookup(name)
         if binding is not None and binding.kind == "function":
             return self.compiler.call_scalar_function(binding, node, self)
@@ -461,6 +465,12 @@ class ScalarLowerer:
         if not isinstance(arg, ast.Name) or arg.name not in SCALAR_TYPES:
             raise self.semantic("typeof() expects a scalar type name such as typeof(long)", node)
         return Typed(_sql.s(canonical_type(arg.name)), "string")
+
+    def _call_series_decompose_anomalies(self, node: ast.Call) -> Typed:
+        """The anomaly flags; ``(flags, score, baseline) = ...`` in extend/project gets all three."""
+        from entrawatch.kql.series import lower_call
+
+        return lower_call(self, node)
 
     def _call_toscalar(self, node: ast.Call) -> Typed:
         if len(node.args) != 1:

@@ -18,6 +18,7 @@ from entrawatch.kql.functions import _sql
 from entrawatch.kql.lowering_api import Typed
 from entrawatch.kql.relation import ORDER_COLUMN, Rel, alias, col, keep_order, select_from
 from entrawatch.kql.scalars import ScalarLowerer, Scope
+from entrawatch.kql.windows import hoist_sessions
 
 if TYPE_CHECKING:
     from entrawatch.kql.compiler import Compiler, Env
@@ -103,14 +104,34 @@ def _on_scan(pred: exp.Expression, rel: Rel) -> exp.Expression:
     return pred
 
 
+#: Functions returning several columns: name -> output count (``(a, b, c) = f(...)``).
+MULTI_OUTPUT = {"series_decompose_anomalies": 3}
+
+
+def _split_tuples(compiler: Compiler, exprs: list[ast.NamedExpr]) -> list[ast.NamedExpr]:
+    """``(flags, score, baseline) = series_decompose_anomalies(...)`` -> one item per output."""
+    out: list[ast.NamedExpr] = []
+    for named in exprs:
+        if len(named.names) <= 1:
+            out.append(named)
+            continue
+        call = named.expr
+        if not isinstance(call, ast.Call) or call.name not in MULTI_OUTPUT:
+            raise compiler.unsupported("assigning several columns from one expression is not supported", named)
+        if len(named.names) > MULTI_OUTPUT[call.name]:
+            raise compiler.semantic(f"{call.name}() returns {MULTI_OUTPUT[call.name]} columns", named)
+        for i, name in enumerate(named.names):
+            component = ast.Call(f"__kql_component_{i}", [call], line=call.line, column=call.column)
+            out.append(ast.NamedExpr([name], component, line=named.line, column=named.column))
+    return out
+
+
 def _computed(compiler: Compiler, rel: Rel, exprs: list[ast.NamedExpr], env: Env,
               names: dict[str, str]) -> list[tuple[str, exp.Expression, str]]:
     """Lower extend/project items; later items see earlier ones (Kusto allows ``x=1, y=x+1``)."""
     lower = lowerer(compiler, rel, env)
     out: list[tuple[str, exp.Expression, str]] = []
-    for named in exprs:
-        if len(named.names) > 1:
-            raise compiler.unsupported("assigning several columns from one expression is not supported", named)
+    for named in _split_tuples(compiler, exprs):
         typed = lower.lower(named.expr)
         if typed.kql_type == "star":
             raise compiler.semantic("'*' is not a value", named)
@@ -124,6 +145,10 @@ def _computed(compiler: Compiler, rel: Rel, exprs: list[ast.NamedExpr], env: Env
 
 
 def lower_extend(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:
+    rel, exprs, helpers = hoist_sessions(compiler, rel, op.params["exprs"], env)
+    if helpers:
+        extended = lower_extend(compiler, rel, ast.Operator("extend", {"exprs": exprs}), env)
+        return _reproject(extended, [c for c in extended.columns if c not in helpers])
     rel = keep_order(rel)
     items = _computed(compiler, rel, op.params["exprs"], env, dict(rel.columns))
     replaced = {name: (value, kql_type) for name, value, kql_type in items}
@@ -145,8 +170,9 @@ def lower_extend(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Re
 
 
 def lower_project(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:
+    rel, exprs, _ = hoist_sessions(compiler, rel, op.params["exprs"], env)
     rel = keep_order(rel)
-    items = _computed(compiler, rel, op.params["exprs"], env, {})
+    items = _computed(compiler, rel, exprs, env, {})
     projections: list[exp.Expression] = []
     columns: dict[str, str] = {}
     for name, value, kql_type in items:

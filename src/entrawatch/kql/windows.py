@@ -125,12 +125,11 @@ def hoist_sessions(compiler: Compiler, rel: Rel, exprs: list[ast.NamedExpr],
         stage3 = select_from(Rel(stage2, {}), keep + [col(v), alias(_window(exp.Sum(this=col(brk)), order,
                                                                               running=True), seg)])
         agg = exp.Anonymous(this="list" if d == "duckdb" else "collect_list", expressions=[col(v)])
-        values = _window(agg, order, partition=col(seg), running=True)
-        start = _fold(values, spans[0], d)
-        session = _sql.case((exp.Is(this=col(v), expression=exp.Null()), _sql.cast(exp.Null(), "bigint")),
-                            default=start)
-        stage4 = select_from(Rel(stage3, {}), keep + [alias(session, out)])
-        stage5 = select_from(Rel(stage4, {}), keep + [alias(_sql.from_epoch_micros(col(out), d), out)])
+        stage4 = select_from(Rel(stage3, {}), keep + [col(v), alias(_window(agg, order, partition=col(seg),
+                                                                             running=True), seg)])
+        session = _sql.case((exp.Is(this=col(v), expression=exp.Null()), exp.Null()),
+                            default=_sql.from_epoch_micros(_fold(col(seg), spans[0], d), d))
+        stage5 = select_from(Rel(stage4, {}), keep + [alias(session, out)])
         names[out] = "datetime"
         rel = Rel(stage5, names, rel.order, list(rel.hidden))
         mapping[id(call)] = ast.Name(out, line=call.line, column=call.column)

@@ -5,9 +5,11 @@ Layout: ``<directory>/<Table>/_day=YYYY-MM-DD/part-*.parquet``, ``_day`` being t
 session temp view holding exactly the canonical columns in canonical order, so ``_day`` never
 reaches a query result, and compiled KQL sees the same columns as on DuckDB.
 
-Idempotent appends run in Spark: the incoming Arrow data becomes a DataFrame, repeats inside it
-are dropped (the first occurrence wins), and an anti-join against the stored keys removes what is
-already there. No Python loop touches rows.
+Idempotent appends: repeats inside the incoming Arrow data are dropped with Arrow's vectorised
+hash aggregation (the first occurrence wins), then Spark drops the rows whose key is already stored
+with a broadcast semi-join/anti-join on the key columns alone, and writes the rest. No Python loop
+touches rows. ``DELETE``/``DROP TABLE`` are carried out here because Spark cannot run them on a
+view over Parquet (see :mod:`entrawatch.warehouse.spark_statements`).
 """
 
 from __future__ import annotations
@@ -36,17 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 PARTITION_COLUMN = "_day"
 #: Rows handed to Spark per write job: bounds driver memory when a reader streams a large file.
 CHUNK_ROWS = 500_000
-
-_SPARK_TO_KQL = {
-    "string": "string",
-    "bigint": "long",
-    "int": "int",
-    "double": "real",
-    "float": "real",
-    "boolean": "bool",
-    "timestamp": "datetime",
-    "timestamp_ntz": "datetime",
-}
 
 #: Which warehouse's views are registered in a session right now (temp views are per session,
 #: and several warehouses may share one session, e.g. in tests).
