@@ -77,9 +77,11 @@ def detect(db: Path, start: str, end: str) -> dict:
     rules, problems = load_rules(content_dir() / "rules")
     started = time.perf_counter()
     scans = []
+    catalog = warehouse.catalog()
     for table in SIGNIN_TABLES:
+        who = "UserPrincipalName" if "UserPrincipalName" in catalog[table] else "ServicePrincipalId"
         scans.append(warehouse.query(
-            f"SELECT count(*) AS n, count(DISTINCT {_quote('UserPrincipalName')}) AS users, "
+            f"SELECT count(*) AS n, count(DISTINCT {_quote(who)}) AS principals, "
             f"count(DISTINCT {_quote('IPAddress')}) AS ips, min({_quote('TimeGenerated')}) AS lo, "
             f"max({_quote('TimeGenerated')}) AS hi FROM {_quote(table)}").to_pylist()[0])
     scan_s = time.perf_counter() - started
@@ -113,7 +115,9 @@ def main() -> None:
     print(f"built {sum(built['rows'].values()):,} sign-in rows ({built['copies']} copies of "
           f"{sum(built['base_rows'].values()):,}) in {built['build_s']:.0f} s: {built['rows']}")
     out = subprocess.run([sys.executable, __file__, "--detect-only", str(db), built["start"], built["end"]],
-                         check=True, capture_output=True, text=True)
+                         capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"detect phase failed:\n{out.stderr[-3000:]}")
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     ratio = figures["detect_s"] / figures["scan_s"] if figures["scan_s"] else float("nan")
     print(f"{figures['rules']} rules, {figures['windows']:,} windows over {figures['scanned_rows']:,} rows: "

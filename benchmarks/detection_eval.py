@@ -24,6 +24,7 @@ from entrawatch.analytics.testing import parse_now
 from entrawatch.analytics.truth import evaluate, explains
 from entrawatch.readers import ingest_paths
 from entrawatch.simulator import SimulationConfig, simulate
+from entrawatch.ti import import_indicators
 from entrawatch.warehouse import DuckDBWarehouse
 
 
@@ -52,6 +53,9 @@ def main() -> None:
     started = time.perf_counter()
     report = ingest_paths([work / "sim"], warehouse, progress=True)
     timings["ingest_s"] = time.perf_counter() - started
+    indicators = work / "sim" / "threat_intel.csv"
+    if indicators.exists():  # the simulator's TI feed, as `entrawatch ti import` would load it
+        import_indicators(indicators, warehouse)
 
     rules, problems = load_rules(content_dir() / "rules")
     started = time.perf_counter()

@@ -88,10 +88,12 @@ def write_input(path: Path, size_mb: int, seed: int = 7) -> int:
     return records
 
 
-def run_child(code: str, *args: str) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, last stdout line) of a child Python process.
+def run_child(code: str, *args: str) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak RSS in MB, last stdout line) of a child Python process.
 
     ``os.wait4`` returns the resource usage of exactly that child, so each figure is its own.
+    CPU seconds (user + system) are reported too: on a shared, loaded machine they vary far
+    less than wall time, so the CPU ratio is the steadier comparison.
     """
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -104,7 +106,8 @@ def run_child(code: str, *args: str) -> tuple[float, float, str]:
         if proc.returncode != 0:
             sys.exit(f"child failed:\n{err.read()}")
         lines = out.read().strip().splitlines()
-    return seconds, usage.ru_maxrss / 1024, lines[-1] if lines else ""
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024, lines[-1] if lines else ""
 
 
 def main() -> None:
@@ -119,17 +122,18 @@ def main() -> None:
         records = write_input(data, args.size_mb)
         size_mb = data.stat().st_size / (1 << 20)
         print(f"input: {records:,} records, {size_mb:,.0f} MB ({time.perf_counter() - t0:.1f} s to write)")
-        ref_s, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(data), str(work / "ref.duckdb"))
-        ew_s, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "ew.duckdb"))
+        ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(data), str(work / "ref.duckdb"))
+        ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "ew.duckdb"))
         read, inserted, dups, quarantined = (int(x) for x in ew_out.split())
         if read != records or inserted + dups + quarantined != read:
             sys.exit(f"entrawatch counts do not reconcile: {ew_out} for {records} records")
         print(f"reference read_json : {ref_s:7.1f} s  {records / ref_s:10,.0f} records/s  "
-              f"{size_mb / ref_s:7.1f} MB/s  peak RSS {ref_rss:,.0f} MB  ({ref_out} rows)")
+              f"{size_mb / ref_s:7.1f} MB/s  CPU {ref_cpu:6.1f} s  peak RSS {ref_rss:,.0f} MB  ({ref_out} rows)")
         print(f"entrawatch ingest   : {ew_s:7.1f} s  {records / ew_s:10,.0f} records/s  "
-              f"{size_mb / ew_s:7.1f} MB/s  peak RSS {ew_rss:,.0f} MB  "
+              f"{size_mb / ew_s:7.1f} MB/s  CPU {ew_cpu:6.1f} s  peak RSS {ew_rss:,.0f} MB  "
               f"(inserted {inserted:,}, duplicates {dups:,}, quarantined {quarantined:,})")
-        print(f"ratio entrawatch/reference: {ref_s / ew_s:.2f}x  (goal >= 0.8x); cpus={os.cpu_count()}")
+        print(f"ratio entrawatch/reference: {ref_s / ew_s:.2f}x wall, {ref_cpu / ew_cpu:.2f}x CPU  (goal >= 0.8x); "
+              f"cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

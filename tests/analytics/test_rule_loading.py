@@ -150,3 +150,21 @@ def test_bad_durations(text):
 def test_format_duration_round_trips():
     for span in (timedelta(hours=1), timedelta(days=14), timedelta(days=1, hours=2, minutes=3, seconds=4)):
         assert parse_duration(format_duration(span)) == span
+
+
+def test_test_events_may_name_ti_and_content_data_tables_in_a_fresh_process(tmp_path):
+    """Regression: the TI table is registered lazily; validation must know it before anything imports it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "rule.yaml"
+    path.write_text(_rule_text() + "tests:\n"
+                    "  - {name: p, now: '2025-01-01T00:00:00Z', expect: {alerts: 1},\n"
+                    "     events: {ThreatIntelligenceIndicator: [{NetworkIP: 1.2.3.4}],"
+                    " EntrawatchFirstPartyApps: [{AppId: x}]}}\n"
+                    "  - {name: n, now: '2025-01-01T00:00:00Z', expect: {alerts: 0}, events: {}}\n")
+    code = ("import sys; from entrawatch.analytics import load_rules; "
+            "rules, problems = load_rules(sys.argv[1], require_tests=True); "
+            "print(len(rules), [str(p) for p in problems])")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1 []"

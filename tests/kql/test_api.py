@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from entrawatch import kql, schema
-from entrawatch.errors import KqlSemanticError, KqlSyntaxError
+from entrawatch.errors import KqlSemanticError, KqlSyntaxError, KqlUnsupportedError
 from entrawatch.warehouse import DuckDBWarehouse
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -113,3 +113,27 @@ def test_sentinel_shaped_queries_compile_for_both_engines_and_run(query: str, wa
     assert "`" in kql.compile(query, schema.kql_schema(), dialect="spark", now=NOW)
     result = kql.run(query, warehouse, now=NOW)
     assert result.num_columns > 0
+
+
+def test_run_discovers_bag_unpack_columns_from_the_data(warehouse: DuckDBWarehouse) -> None:
+    result = kql.run("SigninLogs | where isnotempty(UserPrincipalName) | project Id, LocationDetails "
+                     "| evaluate bag_unpack(LocationDetails, 'loc_')", warehouse, now=NOW)
+    assert result.column_names == ["Id", "loc_countryOrRegion"]
+    assert sorted(result.to_pylist(), key=lambda r: r["Id"]) == [
+        {"Id": "1", "loc_countryOrRegion": "US"}, {"Id": "2", "loc_countryOrRegion": "RU"}]
+
+
+def test_bag_unpack_keys_are_quoted_not_spliced(warehouse: DuckDBWarehouse) -> None:
+    query = "print s = '{\"a\\\\\"); drop table SigninLogs; --\": 1}' | extend b = parse_json(s) " \
+            "| evaluate bag_unpack(b)"
+    result = kql.run(query, warehouse, now=NOW)
+    assert result.to_pylist() == [{"s": '{"a\\"); drop table SigninLogs; --": 1}', 'a"); drop table SigninLogs; --': 1}]
+    assert kql.run("SigninLogs | count", warehouse, now=NOW).to_pylist() == [{"Count": 3}]
+
+
+def test_compile_bag_unpack_needs_data_or_a_hint(warehouse: DuckDBWarehouse) -> None:
+    query = "SigninLogs | project Id, LocationDetails | evaluate bag_unpack(LocationDetails)"
+    with pytest.raises(KqlUnsupportedError, match="needs the data"):
+        kql.compile(query, warehouse, now=NOW)
+    sql = kql.compile(query, warehouse, now=NOW, bag_unpack_columns={"city": "string", "zip": "long"})
+    assert '"city"' in sql and '"zip"' in sql

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -89,3 +90,10 @@ KQL_WORDS = ["T", "|", "where", "extend", "project", "summarize", "by", "count()
 def test_random_input_raises_only_kql_errors(text: str) -> None:
     with contextlib.suppress(KqlError):
         compile_query(text, SCHEMA, "duckdb", datetime(2025, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("value", ["\f", "a\fb", "\x0b", "\x00", "\b", "\u2028", "\x85", "\\f", "'\"", "\t\r\n"])
+def test_control_characters_in_strings_round_trip(value: str) -> None:
+    """Regression: a "\\f" literal once failed the round trip above (escape and raw forms)."""
+    tree = ast.Query([ast.Print([ast.NamedExpr(["x"], ast.Literal("string", value))])])
+    assert parse(render(tree)) == tree

@@ -283,6 +283,7 @@ def _check_tests(out: _Collector, data: dict[str, Any], *, hunting: bool, requir
     if not isinstance(tests, list):
         out.add("tests must be a list", "tests")
         return
+    known_tables = _test_tables()
     positive = negative = False
     for index, test in enumerate(tests):
         where = ("tests", index)
@@ -306,7 +307,7 @@ def _check_tests(out: _Collector, data: dict[str, Any], *, hunting: bool, requir
         if events is not None and not isinstance(events, dict):
             out.add("events must map a table name to a list of rows", *where, "events")
         for table_name in (events or {}) if isinstance(events, dict) else ():
-            if table_name not in schema.tables():
+            if table_name not in known_tables:
                 out.add(f"events names unknown table {table_name!r}", *where, "events", table_name)
         for file_index, name in enumerate(test.get("files") or []):
             if not (rule_path.parent / str(name)).exists():
@@ -315,6 +316,17 @@ def _check_tests(out: _Collector, data: dict[str, Any], *, hunting: bool, requir
         out.add("no test expects a result: add a positive test", "tests")
     if require_tests and not negative:
         out.add("no test expects nothing: add a negative test", "tests")
+
+
+def _test_tables() -> set[str]:
+    """Tables test events may fill: the catalog, TI indicators, alerts, and the content data CSVs."""
+    from entrawatch import ti  # imported here: ti imports analytics, which imports this module
+    from entrawatch.analytics.content_data import content_dir
+    from entrawatch.analytics.tables import register
+
+    register()
+    names = set(schema.tables()) | {ti.TI_TABLE}
+    return names | {p.stem for p in (content_dir() / "data").glob("*.csv")}
 
 
 def check_columns(rule: Rule, doc: LocatedDocument, output_columns: Iterable[str]) -> list[RuleError]:

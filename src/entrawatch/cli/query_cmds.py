@@ -138,8 +138,10 @@ def register(app: typer.Typer) -> None:
             if show_sql:
                 typer.echo(kql_engine.compile(kql, warehouse, dialect, bound))
                 return
-            compiled = kql_engine.compile_query(kql, warehouse, "duckdb", bound)
-            from entrawatch.kql.api import conform
+            from entrawatch.kql.api import conform, warehouse_probe
+
+            # the probe lets evaluate bag_unpack() find its columns in the data, as kql.run() does
+            compiled = kql_engine.compile_query(kql, warehouse, "duckdb", bound, probe=warehouse_probe(warehouse))
 
             table = conform(warehouse.query(compiled.sql), compiled.columns)
             _render(_rows(table, compiled.columns), list(compiled.columns), fmt)

@@ -18,8 +18,12 @@ from entrawatch.kql.parser import OPERATOR_ALIASES, OPERATOR_PARSERS, UNSUPPORTE
 from entrawatch.kql.scalars import CORE_FIRST
 
 #: Operators the parser knows but refuses with KqlUnsupportedError, with the reason shown.
-REFUSED_NOTES = {
-    "evaluate": "parses; every plugin is refused (bag_unpack's columns depend on the data)",
+REFUSED_NOTES: dict[str, str] = {}
+
+#: Operators supported only in part, with what is covered (shown in the status column).
+PARTIAL_NOTES = {
+    "evaluate": "`bag_unpack` only (columns found by a probe query in `kql.run`, or a `bag_unpack_columns` "
+                "hint); other plugins are refused",
 }
 
 #: Tabular sources and statements (not pipe operators), with a note each.
@@ -43,6 +47,10 @@ CORE_FUNCTIONS = {
     "toscalar": "scalar sub-query",
     "row_number / prev / next": "window functions over the serialized order (after sort/top/serialize)",
     "now / ago": "bound to the `now` argument of compile/run",
+    "typeof(T)": "a type argument (`extract(re, 1, s, typeof(long))`): evaluates to the type name",
+    "row_window_session": "exact sequential session starts after sort/serialize (`kql/windows.py`)",
+    "series_decompose_anomalies": "pure-SQL list lambdas; `(flags, score, baseline) = ...` in extend/project "
+                                  "(`kql/series.py`)",
 }
 
 KNOWN_DIFFERENCES = [
@@ -54,11 +62,22 @@ KNOWN_DIFFERENCES = [
     "(arrays, scalars and nulls expand as in Kusto).",
     "`parse` kind=simple anchors the pattern at the start (and at the end when it ends with a column); "
     "kind=relaxed is treated like simple; flags= is refused.",
-    "`row_window_session()` and `evaluate` plugins are refused with KqlUnsupportedError.",
-    "`make-series` needs explicit `from`/`to` (Kusto infers missing bounds from the data) and a datetime axis; "
-    "the axis array holds ISO-8601 UTC text; groups with no row in the range are absent, as in Kusto.",
-    "`mv-apply` supports where/extend/project/summarize/take/top/sort+take in its sub-query; a row whose "
-    "array is empty produces no output row (even under summarize).",
+    "`evaluate` supports `bag_unpack` only. Its columns come from the data: `kql.run()` runs one extra "
+    "query (`SELECT DISTINCT key, json type` over the pipeline so far) before compiling; `kql.compile()` "
+    "needs `bag_unpack_columns={key: kql_type}` or raises KqlUnsupportedError. Output: input columns without "
+    "the bag, then one column per key in key order; Kusto's `: (Col:type, ...)` output schema is not parsed.",
+    "`make-series` needs a datetime axis and a timespan step; missing `from`/`to` come from the whole input "
+    "(`bin(min(axis), step)`, last bin containing `max(axis)`); the axis array holds ISO-8601 UTC text (Kusto's "
+    "JSON form); groups with no row in the range are absent, as in Kusto.",
+    "`series_decompose_anomalies`: seasonality -1 (auto-detect, Kusto's default) is treated as no seasonality; "
+    "percentiles interpolate linearly; the score is the Tukey-fence distance in IQR units. Flags and baseline "
+    "follow the documented algorithm (see Design notes).",
+    "`mv-apply`: where/extend/project/project-away/-rename/-reorder/parse/mv-expand/summarize/count/distinct/"
+    "take/top/sort(+take)/serialize inside; an empty array keeps its row only under `summarize` without `by` "
+    "and `count` (count 0, empty make_list/make_set, null for other aggregates such as sum), as Kusto runs "
+    "the sub-query on an empty sub-table.",
+    "`serialize` without a prior sort numbers rows in the engine's read order (DuckDB `row_number() OVER ()`, "
+    "Spark `monotonically_increasing_id()`): stable for one plan, as Kusto's is for one run.",
     "Dotted access (`x.y`) needs a `dynamic` value: on string columns holding JSON it is a KqlSemanticError, "
     "as in Kusto; use `parse_json()`/`todynamic()` first.",
     "Spark needs Spark 4 (VARIANT functions `try_parse_json`/`try_variant_get`) for dynamic values.",
@@ -96,6 +115,7 @@ def render(root: Path | None = None) -> str:
         "from entrawatch import kql",
         "sql = kql.compile(query, schema_or_warehouse, dialect=\"duckdb\", now=None)",
         "table = kql.run(query, warehouse, now=None)   # pyarrow.Table, Kusto column names",
+        "sql = kql.compile(q, schema, bag_unpack_columns={\"Name\": \"string\"})  # evaluate bag_unpack without data",
         "```",
         "",
         "CLI: `entrawatch query 'KQL' [--db FILE] [--format table|json|csv] [--now ISO] [--show-sql] "
@@ -109,6 +129,8 @@ def render(root: Path | None = None) -> str:
     for name in OPERATOR_PARSERS:
         status = "supported" if name in OPERATOR_LOWERINGS and name not in REFUSED_NOTES else \
             f"refused: {REFUSED_NOTES.get(name, 'not lowered')}"
+        if name in PARTIAL_NOTES and status == "supported":
+            status = f"supported: {PARTIAL_NOTES[name]}"
         aliases = [a for a, t in OPERATOR_ALIASES.items() if t == name and a != name]
         label = f"`{name}`" + (f" (alias {', '.join(f'`{a}`' for a in aliases)})" if aliases else "")
         out.append(f"| {label} | {status} | {counts.get(name, '')} |")
@@ -168,6 +190,30 @@ DESIGN_NOTES = """## Design notes
   the operators; functions come from `lowering_api` registries filled by `kql/functions/`.
   Core-owned calls that need the binder (`column_ifexists`, `toscalar`, `prev`...) are listed
   in `scalars.CORE_FIRST`.
+- **Data-dependent columns** (`evaluate bag_unpack`, `plugins.py`): the compiler takes an optional
+  `probe` (SQL -> rows). `kql.run()` passes one that runs on the warehouse, so the keys of the bag
+  column after the preceding pipeline are discovered with DuckDB `json_each` / Spark 4
+  `variant_explode` + `schema_of_variant`, typed as Kusto types a slot (one JSON type -> that type,
+  mixed or all-null -> dynamic), then the query is compiled with them. Keys are data: they reach
+  SQL only as literals (JSON paths) and quoted identifiers. Cost: one extra scan of the input.
+- **row_window_session** (`windows.py`): the neighbour/restart rules look one row back, so a
+  running `SUM` of break flags numbers segments exactly; inside a segment the from-first rule is a
+  greedy chain, computed by folding the segment's values so far (`list_reduce` / `aggregate`) on
+  each row. Exact; O(L^2) per segment of L rows (segments end at every neighbour gap, so L stays
+  small for sign-in data). The call is hoisted out of extend/project into staged sub-queries
+  (window functions cannot nest) and replaced by a helper column that is dropped afterwards.
+- **series_decompose_anomalies** (`series.py`), pure SQL with list lambdas, no UDF: seasonal =
+  median of the learning points at the same phase; trend over the de-seasoned series (`linefit`
+  least squares, default; `avg`; `none`); baseline = seasonal + trend; residual = x - baseline;
+  Tukey fence on the learning residuals (`ctukey` 10th/90th percentiles, default; `tukey`
+  25th/75th), flag +-1 beyond Q +- k*IQR (k = threshold, 1.5). `test_points` are excluded from
+  learning. `tests/kql/test_series.py` checks flags and baseline against a plain-Python
+  reference. Each output column (flags, score, baseline) recomputes the decomposition: ~0.3 s per
+  output for a 30-point series with period 7 on DuckDB (measured, loaded 2-core box; mostly lambda
+  planning), so fine for per-entity series in a rule, not for millions of series.
+- **mv-apply** numbers input rows (`__kql_row`), expands, applies the sub-query with `__kql_row`
+  as an extra key, and joins the record's other columns back by `__kql_row`; `summarize` without
+  `by` LEFT JOINs from all records so empty arrays keep a row.
 - **Errors.** `KqlSyntaxError` (lexer/parser), `KqlSemanticError` (unknown names, type errors),
   `KqlUnsupportedError` (valid KQL we refuse) all carry line:column and a caret snippet.
 """

@@ -10,6 +10,7 @@ dedupes by ``Id``) and everything else to ``_Quarantine``. Counts always reconci
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -151,6 +152,6 @@ def _ingest_file(source: SourceFile, warehouse: Warehouse, normalizer: Normalize
             for target, count in result.duplicates.items():
                 file_report.counts(target).duplicates += count
             bar.advance(sum(result.read.values()))
-    except OSError as err:
+    except (OSError, EOFError, zlib.error) as err:  # EOFError/zlib.error: a truncated or corrupt gzip
         file_report.error = f"cannot read: {err}"
     return file_report

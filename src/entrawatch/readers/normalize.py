@@ -134,25 +134,30 @@ class Normalizer:
                 routable[target] = total - bad
                 repeats[target] = total - bad - ids  # > 0: the chunk repeats an id (or lacks one)
         qparams = [ingested_at, source_file, shape, source_file]
-        self._store_quarantine(_QUARANTINE_SELECT.format(target=stage_target, field="CAST(NULL AS VARCHAR)",
-                                                         source=sqlgen.STAGE), qparams)
+        if sum(counts.quarantined.values()):
+            self._store_quarantine(_QUARANTINE_SELECT.format(target=stage_target, field="CAST(NULL AS VARCHAR)",
+                                                             source=sqlgen.STAGE), qparams)
         params = [source_file, shape, ingested_at]
         for target in sorted(routable):
             if self.direct:
-                # No materialisation: one pruned pass counts the refused rows (only the columns the
-                # reason needs are computed), one full pass inserts the valid ones.
+                # No materialisation. Insert first: when every routable row went in (the usual
+                # case) nothing was refused or duplicated and no second pass is needed. Otherwise
+                # one pruned pass counts the refused rows (only the columns the reason needs).
                 norm = f"({sqlgen.normalize_sql(family, target)})"
-                bad = self._run(f"SELECT count(*) FROM {norm} WHERE _reason IS NOT NULL", params)[0][0]
+                inserted = self._store_valid(target, norm, params, repeats[target] > 0)
+                bad = 0
+                if inserted < routable[target]:
+                    bad = self._run(f"SELECT count(*) FROM {norm} WHERE _reason IS NOT NULL", params)[0][0]
                 source, source_params = norm, params
             else:
                 self._run(f"CREATE OR REPLACE TEMP TABLE {_NORM} AS {sqlgen.normalize_sql(family, target)}", params)
                 bad = self._run(f"SELECT count(_reason) FROM {_NORM}")[0][0]
                 source, source_params = _NORM, []
-            valid = routable[target] - bad
+                valid = routable[target] - bad
+                inserted = self._store_valid(target, source, source_params, repeats[target] > 0) if valid else 0
             counts.quarantined[target] += bad
-            inserted = self._store_valid(target, source, source_params, repeats[target] > 0) if valid else 0
             counts.inserted[target] += inserted
-            counts.duplicates[target] += valid - inserted
+            counts.duplicates[target] += routable[target] - bad - inserted
             if bad:
                 self._store_quarantine(
                     _QUARANTINE_SELECT.format(target=_literal(target), field="_field", source=source),

@@ -104,9 +104,11 @@ def convert(kql_type: str, text: exp.Expression, value: exp.Expression | None = 
     if kql_type == "dynamic":
         if value is None:
             raise ValueError("dynamic columns need the JSON value")
-        # Log Analytics exports carry dynamic columns as JSON text: store the parsed value.
+        # Log Analytics exports carry dynamic columns as JSON text: store the parsed value. The
+        # value is minified JSON text, so a string starts with '"': testing that first character
+        # avoids json_type parsing every (often large) object just to learn it is not a string.
         return parse(
-            """CASE WHEN json_type(:v) = 'VARCHAR' AND regexp_matches(:v ->> '$', '^\\s*[\\[{]')
+            """CASE WHEN starts_with(CAST(:v AS VARCHAR), '"') AND regexp_matches(:v ->> '$', '^\\s*[\\[{]')
                          AND json_valid(:v ->> '$') THEN CAST(:v ->> '$' AS JSON) ELSE :v END""",
             v=value,
         )

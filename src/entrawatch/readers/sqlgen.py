@@ -117,6 +117,11 @@ def route_exprs(family: str) -> tuple[exp.Expression, exp.Expression]:
 def stage_sql(family: str) -> str:
     """SQL that stages raw records: validity, one parse into a STRUCT, routing.
 
+    A record starting with ``{`` is parsed once with ``TRY(json_transform)``; only when that
+    fails is ``json_valid`` asked (malformed vs a valid object the transform refused, which is
+    transformed again without TRY so the error surfaces as before). Whitespace tests use
+    ``starts_with`` first: framing already strips records, so the copying ``trim`` rarely runs.
+
     Parameters: forced table (or NULL), table named by the file name (or NULL).
     """
     target, reason = route_exprs(family)
@@ -129,10 +134,16 @@ def stage_sql(family: str) -> str:
                     WHEN NOT is_object THEN 'record is not a JSON object'
                     ELSE :reason END AS _reason
         FROM (SELECT line, idx, raw, agg, ok, is_object, forced_table, name_table,
-                     CASE WHEN is_object THEN json_transform(raw, :spec) END AS {STRUCT_COLUMN}
-              FROM (SELECT line, idx, raw, agg, ok, ok AND ltrim(raw) LIKE '{{%' AS is_object
-                    FROM (SELECT line, idx, raw, agg, coalesce(json_valid(raw), FALSE) AS ok FROM {INCOMING}
-                          WHERE raw IS NOT NULL AND trim(raw) <> '')),
+                     coalesce(parsed, CASE WHEN is_object THEN json_transform(raw, :spec) END) AS {STRUCT_COLUMN}
+              FROM (SELECT line, idx, raw, agg, parsed, ok, ok AND braced AS is_object
+                    FROM (SELECT line, idx, raw, agg, parsed, braced,
+                                 parsed IS NOT NULL OR coalesce(json_valid(raw), FALSE) AS ok
+                          FROM (SELECT line, idx, raw, agg, braced,
+                                       CASE WHEN braced THEN TRY(json_transform(raw, :spec)) END AS parsed
+                                FROM (SELECT line, idx, raw, agg,
+                                             starts_with(raw, '{{') OR starts_with(ltrim(raw), '{{') AS braced
+                                      FROM {INCOMING} WHERE raw IS NOT NULL)
+                                WHERE braced OR trim(raw) <> ''))),
                    (SELECT CAST(? AS VARCHAR) AS forced_table, CAST(? AS VARCHAR) AS name_table))
         """,
         target=target,

@@ -112,7 +112,9 @@ class DuckDBWarehouse:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         with self._lock:
             try:
-                return self._con.execute(sql, params or []).to_arrow_table()
+                # A relation fetches Arrow directly; a DB-API result would copy the rows again.
+                relation = self._con.sql(sql, params=list(params) if params else None)
+                return relation.to_arrow_table() if relation is not None else pa.table({})
             except duckdb.Error as err:
                 raise WarehouseError(f"query failed: {err}") from err
 
