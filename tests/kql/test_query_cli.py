@@ -82,3 +82,10 @@ def test_missing_database_is_an_error(tmp_path: Path) -> None:
     from entrawatch.cli import main
 
     assert main(["query", "SigninLogs | count", "--db", str(tmp_path / "nope.duckdb")]) == 1
+
+
+def test_bag_unpack_columns_come_from_the_warehouse(db: str) -> None:
+    result = runner.invoke(app, ["query", "SigninLogs | project Id, LocationDetails | evaluate bag_unpack("
+                                 "LocationDetails) | sort by Id asc", "--db", db, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["Id,countryOrRegion", "1,US", "2,RU"]

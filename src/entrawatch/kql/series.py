@@ -25,7 +25,6 @@ Everything is built from list lambdas; each intermediate list is bound once with
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,18 +33,20 @@ from sqlglot import exp
 from entrawatch.kql import ast
 from entrawatch.kql.functions import _sql
 from entrawatch.kql.lowering_api import Typed
+from entrawatch.kql.relation import fresh_alias
 
 if TYPE_CHECKING:
     from entrawatch.kql.scalars import ScalarLowerer
 
 N = exp.Literal.number
-_names = itertools.count(1)
 METHODS = {"ctukey": (0.10, 0.90), "tukey": (0.25, 0.75)}
 TRENDS = ("linefit", "avg", "none")
 
 
 def _var(prefix: str) -> str:
-    return f"ew_{prefix}{next(_names)}"
+    """A lambda variable name, unique within the compile (the counter restarts per compile, so
+    the same query always prints the same SQL)."""
+    return fresh_alias(f"ew_{prefix}")
 
 
 def _size(lst: exp.Expression, d: str) -> exp.Expression:

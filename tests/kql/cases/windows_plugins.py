@@ -47,6 +47,7 @@ CASES = [
          [("2025-01-01T00:00:00Z",), ("2025-01-01T00:00:00Z",), ("2025-01-01T00:00:00Z",),
           ("2025-01-01T00:12:00Z",), ("2025-01-01T00:12:00Z",), ("2025-01-01T00:12:00Z",),
           ("2025-01-01T00:40:00Z",), (None,), ("2025-01-01T00:41:00Z",)], tables={"Chain": CHAIN}),
+    # a descending order: each value is below the previous one, so neither distance rule fires
     Case("row_window_session_descending_never_breaks", "Sessions | where ID == '2' | sort by Timestamp desc "
          "| extend s = row_window_session(Timestamp, 1h, 5m) | project s",
          [("2024-04-11T13:30:00Z",), ("2024-04-11T13:30:00Z",), ("2024-04-11T13:30:00Z",)],
