@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from entrawatch.errors import EntrawatchError
+from entrawatch.simulator import DEFAULT_START
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -27,14 +28,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--start", default=None, help="first simulated day (ISO date); default: 7 days before today")
+    parser.add_argument("--start", default=None, help="first simulated day (ISO date); default: the simulator's fixed start")
     return parser.parse_args(argv)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the pipeline; returns a process exit code."""
-    from entrawatch.analytics import load_rules, run_detection
-    from entrawatch.analytics.report import render_incident_table
+    from entrawatch.analytics import content_dir, list_incidents, load_rules, run_detection
+    from entrawatch.cli.analytics_cmds import print_incidents
     from entrawatch.readers import ingest_paths
     from entrawatch.simulator import SimulationConfig, simulate
     from entrawatch.warehouse import DuckDBWarehouse
@@ -44,11 +45,7 @@ def run(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     out_dir = Path(args.out)
     db_path = Path(args.db)
-    if args.start:
-        start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
-    else:
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        start = today - timedelta(days=args.days)
+    start = datetime.fromisoformat(args.start).replace(tzinfo=UTC) if args.start else DEFAULT_START
 
     console.rule("[bold]1/3 simulate")
     if out_dir.exists():
@@ -64,7 +61,9 @@ def run(argv: list[str] | None = None) -> int:
     for suffix in ("", ".wal"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     with DuckDBWarehouse(db_path) as warehouse:
-        report = ingest_paths([out_dir], warehouse, progress=True)
+        # Only the log folders: truth.json and threat_intel.csv beside them are not logs.
+        log_dirs = sorted(path for path in out_dir.iterdir() if path.is_dir())
+        report = ingest_paths(log_dirs, warehouse, progress=True)
         totals = report.totals
         console.print(
             f"read {totals.read:,} records: {totals.inserted:,} stored, {totals.duplicates:,} duplicates, "
@@ -72,15 +71,19 @@ def run(argv: list[str] | None = None) -> int:
         )
 
         console.rule("[bold]3/3 detect")
-        rules, problems = load_rules(None)
+        if sim.threat_intel_path is not None:
+            from entrawatch.ti import import_indicators
+
+            import_indicators(sim.threat_intel_path, warehouse)
+        rules, problems = load_rules(content_dir() / "rules")
         for problem in problems:
             console.print(f"[yellow]rule problem:[/] {problem}")
         end = start + timedelta(days=args.days)
         result = run_detection(warehouse, rules, start=start, end=end, progress=True)
-        console.print(render_incident_table(warehouse))
+        print_incidents(list_incidents(warehouse))
         console.print(
-            f"{len(rules)} rules over {args.days} days: {result.alert_count} alerts, "
-            f"{result.incident_count} incidents, {len(result.errors)} rule errors "
+            f"{len(rules)} rules over {args.days} days: {result.alerts} alerts, "
+            f"{result.incidents_created} incidents, {len(result.errors)} rule errors "
             f"in {time.perf_counter() - started:.0f}s"
         )
         for error in result.errors:

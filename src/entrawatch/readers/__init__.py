@@ -20,6 +20,7 @@ from entrawatch.errors import ReaderError
 from entrawatch.readers import mapping
 from entrawatch.readers.framing import SHAPES, frame
 from entrawatch.readers.normalize import Normalizer, parse_times
+from entrawatch.readers.prefetch import prefetch
 from entrawatch.readers.progress import Progress
 from entrawatch.readers.sources import SourceFile, UnreadableSource, iter_sources
 from entrawatch.warehouse.base import Warehouse
@@ -140,7 +141,7 @@ def _ingest_file(source: SourceFile, warehouse: Warehouse, normalizer: Normalize
         framed = frame(source, shape)
         file_report.shape = framed.shape
         name_table = mapping.table_from_name(source.hint)
-        for chunk in framed.chunks:
+        for chunk in prefetch(framed.chunks):
             result = normalizer.process(chunk, family=framed.family, shape=framed.shape, source_file=source.name,
                                         forced_table=table, name_table=name_table, ingested_at=ingested_at)
             for target, count in result.read.items():

@@ -57,10 +57,23 @@ class Extraction:
             node = exp.Anonymous(this="struct_extract", expressions=[node, exp.Literal.string(key)])
         return node
 
+    def _side_base(self, path: tuple[str, ...]) -> tuple[exp.Expression, tuple[str, ...]]:
+        """Where a side path is read from: the nearest JSON leaf holding it (a small object,
+        e.g. ``properties.status`` for ``properties.status.errorCode``), else the whole record.
+
+        Fallback sources are read for every row whose preferred source is absent (sign-ins have
+        no envelope ``resultDescription``), so re-parsing the ~4 KB record there was costly.
+        """
+        for cut in range(len(path) - 1, 0, -1):
+            if path[:cut] in self.json_leaves:
+                return self._struct_access(path[:cut]), path[cut:]
+        return ident(RAW_COLUMN), path
+
     def text(self, path: tuple[str, ...]) -> exp.Expression:
         """The value as text (NULL when missing or JSON null)."""
         if path in self.side:
-            return parse(":r ->> :p", r=ident(RAW_COLUMN), p=json_path(path))
+            base, rest = self._side_base(path)
+            return parse(":r ->> :p", r=base, p=json_path(rest))
         if path in self.json_leaves:
             return parse(":v ->> '$'", v=self._struct_access(path))
         return self._struct_access(path)
@@ -68,7 +81,8 @@ class Extraction:
     def json(self, path: tuple[str, ...]) -> exp.Expression:
         """The JSON value (NULL when missing or JSON null)."""
         if path in self.side:
-            return parse("nullif(:r -> :p, CAST('null' AS JSON))", r=ident(RAW_COLUMN), p=json_path(path))
+            base, rest = self._side_base(path)
+            return parse("nullif(:r -> :p, CAST('null' AS JSON))", r=base, p=json_path(rest))
         if path in self.json_leaves:
             return parse("nullif(:v, CAST('null' AS JSON))", v=self._struct_access(path))
         return parse("to_json(:v)", v=self._struct_access(path))
