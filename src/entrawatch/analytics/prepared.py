@@ -1,11 +1,13 @@
 """Compile a rule's KQL once and bind ``now()`` per window as a query parameter.
 
-A rule is evaluated over many windows that differ only in ``now``. The KQL compiler renders
-``now()``/``ago()`` as a timestamp literal of the bound ``now``; compiling once with an improbable
-sentinel instant and turning each occurrence of that literal into a ``?`` parameter gives a
-template that runs every window with the real window end bound as a value (never spliced into
-SQL text). If the sentinel shows up in any other form (some construct folded ``now`` into another
-constant), the template is refused and every window is compiled on its own: correctness first.
+A rule is evaluated over many windows that differ only in ``now``. ``kql.compile_query(...,
+now_param=True)`` renders every ``now()``/``ago()`` as a ``?`` bind parameter (typed by a CAST)
+instead of a timestamp literal, and says how many there are; each window then runs the same SQL
+with the window end bound as a value (never spliced into SQL text). DuckDB binds parameters
+before optimising, so ``TimeGenerated > ago(1d)`` is still folded to a constant and pushed into
+the table scan; Spark binds ``?`` through ``spark.sql(args=...)``. A query that cannot be compiled
+as a template (``evaluate bag_unpack()`` needs a probe query over the data, which cannot bind
+``now``) is compiled per window instead.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-_SENTINEL = datetime(2999, 12, 31, 23, 59, 58, 987654, tzinfo=UTC)
-_SENTINEL_TEXT = "2999-12-31 23:59:58.987654+00:00"
+from entrawatch.errors import KqlError
 
 
 def _literal_text(moment: datetime) -> str:
@@ -38,17 +39,11 @@ def prepare(query: str, warehouse: Any) -> PreparedQuery | None:
     from entrawatch.kql.api import compile_query
 
     dialect = getattr(warehouse, "dialect", "duckdb")
-    if dialect != "duckdb":  # only DuckDB binds ``?`` parameters; other engines compile per window
-        return None
-    compiled = compile_query(query, warehouse, dialect, _SENTINEL)
-    quoted = f"'{_SENTINEL_TEXT}'"
-    # The compiled SQL has no parameters of its own; a "?" can only sit inside a string literal
-    # (a regex), where DuckDB does not read it as a placeholder.
-    count = compiled.sql.count(quoted)
-    template = compiled.sql.replace(quoted, "?")
-    if "2999" in template:
-        return None
-    return PreparedQuery(template, dict(compiled.columns), count)
+    try:
+        compiled = compile_query(query, warehouse, dialect, now_param=True)
+    except KqlError:
+        return None  # e.g. bag_unpack without fixed columns; per-window compilation reports real errors
+    return PreparedQuery(compiled.sql, dict(compiled.columns), compiled.now_params)
 
 
 def run_prepared(prepared: PreparedQuery, warehouse: Any, now: datetime) -> pa.Table:
@@ -56,7 +51,7 @@ def run_prepared(prepared: PreparedQuery, warehouse: Any, now: datetime) -> pa.T
     from entrawatch.kql.api import conform
 
     params = [_literal_text(now)] * prepared.now_params
-    return conform(warehouse.query(prepared.sql, params), prepared.columns)
+    return conform(warehouse.query(prepared.sql, params or None), prepared.columns)
 
 
 class CachingKqlRunner:

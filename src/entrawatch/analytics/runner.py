@@ -204,7 +204,9 @@ class _CursorWarehouse:
         from entrawatch.errors import WarehouseError
 
         try:
-            return self._cursor.execute(sql, params or []).to_arrow_table()
+            # A relation fetches Arrow directly; a DB-API result would copy the rows again.
+            relation = self._cursor.sql(sql, params=list(params) if params else None)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
         except duckdb.Error as err:
             raise WarehouseError(f"query failed: {err}") from err
 

@@ -44,7 +44,8 @@ for module in (ingest_cmds, query_cmds, simulate_cmds, analytics_cmds):
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app and turns entrawatch errors into a one-line message."""
     try:
-        app(args=argv, standalone_mode=False)
+        # In non-standalone mode click returns (not raises) the code of ``typer.Exit``.
+        code = app(args=argv, standalone_mode=False)
     except EntrawatchError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
         return 1
@@ -53,14 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as err:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            return err.exit_code
+    except Exception as err:
+        # Usage errors from the (vendored) click that typer bundles: duck-typed so the
+        # check does not depend on which click package typer ships.
+        show, exit_code = getattr(err, "show", None), getattr(err, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            return exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 import entrawatch.kql.functions  # noqa: F401  (populates the function registries)
 from entrawatch.kql import ast
@@ -37,6 +38,8 @@ class CompiledQuery:
     dialect: str
     #: True when the result has a defined row order (sort/top/getschema at the end).
     ordered: bool = False
+    #: How many ``?`` parameters the SQL has (``now_param=True``); bind ``now`` to each of them.
+    now_params: int = 0
 
 
 def parse(query: str) -> ast.Query:
@@ -63,17 +66,23 @@ def _now(now: datetime | None) -> datetime:
 
 def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None, *,
                   bag_unpack_columns: dict[str, str] | None = None,
-                  probe: Callable[[str], list[tuple[Any, ...]]] | None = None) -> CompiledQuery:
+                  probe: Callable[[str], list[tuple[Any, ...]]] | None = None,
+                  now_param: bool = False) -> CompiledQuery:
     """Compile and keep the result columns (what :func:`run` needs to type the output).
 
     ``bag_unpack_columns`` (bag key -> KQL type) fixes the columns of ``evaluate bag_unpack()``;
     ``probe`` (SQL -> rows) lets the compiler discover them from the data instead (``run`` does).
+    ``now_param=True`` compiles a template: ``now()``/``ago()`` read a ``?`` bind parameter (there
+    are ``now_params`` of them, all bound to the same instant) instead of the literal ``now``, so a
+    rule compiled once runs every window (DuckDB binds parameters before optimising, so time
+    filters still reach the table scan).
     """
     tree = _parse(query)
     compiler = Compiler(_catalog(schema), dialect, _now(now), query, bag_unpack_columns=bag_unpack_columns,
-                        probe=probe)
+                        probe=probe, now_param=now_param)
     sql, columns, ordered = compiler.compile(tree)
-    return CompiledQuery(sql.sql(dialect=dialect), columns, dialect, ordered)
+    params = sum(1 for _ in sql.find_all(exp.Placeholder)) if now_param else 0
+    return CompiledQuery(sql.sql(dialect=dialect), columns, dialect, ordered, params)
 
 
 def compile(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None, *,  # noqa: A001

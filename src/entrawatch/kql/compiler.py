@@ -1,7 +1,12 @@
 """The binder/lowering driver: statements, ``let`` environments, tabular sources, user functions.
 
-``Compiler`` walks the AST once. Tabular ``let`` bindings (and ``materialize()``) are inlined at
-each reference; scalar ``let`` bindings are lowered once to a :class:`Typed`; user-defined
+``Compiler`` walks the AST once. Tabular ``let`` bindings of the query (and ``materialize()``) are
+lowered once, at their first reference, into a common table expression (``WITH _letN AS (...)``)
+that every reference reads: inlining a copy at each reference made rules whose lets build on
+each other grow exponentially (one rule compiled to 140k characters of SQL in 9 s). Lets inside
+function bodies are still inlined, because they may read the caller's columns through scalar
+parameters, which a top-level ``WITH`` cannot see; so are lets ending in a pending sort, whose row
+order a CTE would not keep; scalar ``let`` bindings are lowered once to a :class:`Typed`; user-defined
 functions are expanded at each call with their parameters bound (``table(name)`` inside them
 needs a constant name, which is how the Sentinel ``aadFunc`` pattern uses it). Pipe operators are
 lowered by the table in :mod:`entrawatch.kql.tabular`.
@@ -20,7 +25,7 @@ from entrawatch.errors import KqlSemanticError, KqlUnsupportedError
 from entrawatch.kql import ast
 from entrawatch.kql.functions import _sql
 from entrawatch.kql.lowering_api import Typed
-from entrawatch.kql.relation import Rel, alias, col, finalize, reset_aliases, select_from
+from entrawatch.kql.relation import Rel, alias, col, finalize, fresh_alias, reset_aliases, select_from
 from entrawatch.kql.scalars import ScalarLowerer, Scope
 
 
@@ -66,7 +71,7 @@ class Compiler:
 
     def __init__(self, catalog: dict[str, dict[str, str]], dialect: str, now: datetime, query: str, *,
                  bag_unpack_columns: dict[str, str] | None = None,
-                 probe: Callable[[str], list[tuple[Any, ...]]] | None = None) -> None:
+                 probe: Callable[[str], list[tuple[Any, ...]]] | None = None, now_param: bool = False) -> None:
         if dialect not in ("duckdb", "spark"):
             raise ValueError(f"unknown dialect {dialect!r}; use duckdb or spark")
         self.catalog = catalog
@@ -78,6 +83,20 @@ class Compiler:
         self.bag_unpack_columns = bag_unpack_columns
         #: Runs a preliminary query on the data (set by ``kql.run``): SQL -> rows.
         self.probe = probe
+        #: Top-level tabular lets lowered to CTEs, in dependency order (a CTE reads earlier ones only).
+        self.ctes: list[tuple[str, exp.Query]] = []
+        self._let_ctes: dict[int, tuple[str, dict[str, str]] | None] = {}
+        self.root_env: Env | None = None
+        #: ``now`` as a ``?`` bind parameter (typed by a CAST) instead of a literal of :attr:`now`, so
+        #: one compilation serves every window; every ``?`` in the output SQL is bound to ``now``.
+        self.now_sql: exp.Expression | None = (
+            _sql.cast(exp.Placeholder(), "timestamptz" if dialect == "duckdb" else "timestamp") if now_param else None)
+
+    def now_expr(self) -> exp.Expression:
+        """``now()``: the bind parameter of a template, or the literal bound instant."""
+        if self.now_sql is not None:
+            return self.now_sql.copy()
+        return _sql.datetime_literal(self.now, self.dialect)
 
     # -- errors ----------------------------------------------------------------------------
     def semantic(self, message: str, node: ast.Node) -> KqlSemanticError:
@@ -90,13 +109,23 @@ class Compiler:
     def compile(self, tree: ast.Query) -> tuple[exp.Query, dict[str, str], bool]:
         reset_aliases()
         env = Env()
+        self.root_env = env
+        self.ctes = []
+        self._let_ctes = {}
         *lets, final = tree.statements
         for stmt in lets:
             if not isinstance(stmt, ast.Let):
                 raise self.unsupported("queries with several result tables are not supported", stmt)
             self.bind_let(stmt, env)
         rel = self.tabular(final, env)
-        return finalize(rel), dict(rel.columns), bool(rel.order)
+        return self.with_ctes(finalize(rel)), dict(rel.columns), bool(rel.order)
+
+    def with_ctes(self, query: exp.Query) -> exp.Query:
+        """``query`` with the ``WITH`` clauses of the lets lowered so far (they are all visible in
+        sub-queries too, so one clause at the top serves every reference)."""
+        for name, body in self.ctes:
+            query = query.with_(exp.to_identifier(name), as_=body.copy(), copy=False)
+        return query
 
     def bind_let(self, stmt: ast.Let, env: Env) -> None:
         value = stmt.value
@@ -241,7 +270,7 @@ class Compiler:
         binding = env.lookup(node.name)
         if binding is not None:
             if binding.kind == "tabular":
-                return self.tabular(binding.value, binding.env or env)
+                return self._let_table(binding, env)
             if binding.kind == "rel":
                 return binding.value
             if binding.kind == "function":
@@ -249,6 +278,26 @@ class Compiler:
                                                                     column=node.column), env)
             raise self.semantic(f"{node.name!r} is a scalar, not a table", node)
         return self.scan(node.name, node)
+
+    def _let_table(self, binding: Binding, env: Env) -> Rel:
+        """A tabular let: a reference to its CTE when it is a top-level let (see the module doc)."""
+        key = id(binding)
+        if binding.env is not self.root_env or self._let_ctes.get(key, ()) is None:
+            return self.tabular(binding.value, binding.env or env)
+        if key not in self._let_ctes:
+            rel = self.tabular(binding.value, binding.env or env)
+            if rel.order is not None or rel.hidden or rel.scan is not None:
+                # an ordered let keeps its order only inline; a bare table scan is cheaper inlined
+                self._let_ctes[key] = None
+                return rel
+            name = fresh_alias("_let")
+            self.ctes.append((name, rel.sql))
+            self._let_ctes[key] = (name, dict(rel.columns))
+        entry = self._let_ctes[key]
+        assert entry is not None
+        name, columns = entry
+        table = exp.Table(this=exp.to_identifier(name))
+        return Rel(exp.Select(expressions=[col(c) for c in columns]).from_(table, copy=False), dict(columns))
 
     def scan(self, name: str, node: ast.Node) -> Rel:
         """``SELECT ... FROM table``; strings are coalesced to '' because Kusto strings are never null."""

@@ -49,6 +49,9 @@ class LowerContext:
     column: int | None = None
     query: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    #: When set, ``now`` is this expression (a bind parameter, see ``compile_query(now_param=True)``)
+    #: instead of a literal of :attr:`now`; builders get it through ``_sql.now_expr(ctx)``.
+    now_sql: exp.Expression | None = None
 
 
 #: A scalar function builder: (args, ctx) -> Typed. Raise KqlSemanticError/KqlUnsupportedError

@@ -48,7 +48,8 @@ def _iso(ts: exp.Expression, dialect: str) -> exp.Expression:
 def _data_start(compiler: Compiler, rel: Rel, on: Typed, step: Typed, op: ast.Operator) -> Typed:
     """Missing ``from``: the bin (``bin(min(axis), step)``, as Kusto's ``bin``) of the earliest value."""
     binned = SCALAR_FUNCTIONS["bin"]([Typed(exp.Min(this=on.expr.copy()), "datetime"), step],
-                                     LowerContext(compiler.dialect, compiler.now, op.line, op.column, compiler.query))
+                                     LowerContext(compiler.dialect, compiler.now, op.line, op.column, compiler.query,
+                                                  now_sql=compiler.now_sql))
     return Typed(exp.Subquery(this=select_from(rel, [alias(binned.expr, "v")])), "datetime")
 
 

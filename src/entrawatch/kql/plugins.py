@@ -19,6 +19,7 @@ identifiers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
@@ -69,8 +70,11 @@ def key_types(rows: list[tuple[Any, Any]]) -> dict[str, str]:
     return {k: (next(iter(v)) if len(v) == 1 else "dynamic") for k, v in kinds.items()}
 
 
-def probe_sql(rel: Rel, column: str, dialect: str) -> str:
-    """The discovery query: distinct (key, JSON type tag) over ``column`` of ``rel``."""
+def probe_sql(rel: Rel, column: str, dialect: str, ctes: Callable[[exp.Query], exp.Query] | None = None) -> str:
+    """The discovery query: distinct (key, JSON type tag) over ``column`` of ``rel``.
+
+    ``ctes`` attaches the ``WITH`` clauses of the ``let`` bindings ``rel`` may read (``Compiler.with_ctes``).
+    """
     tree = sqlglot.parse_one(_PROBE[dialect], read=dialect)
     for table in tree.find_all(exp.Table):
         if table.name == "_src":
@@ -78,6 +82,8 @@ def probe_sql(rel: Rel, column: str, dialect: str) -> str:
     for ref in tree.find_all(exp.Column):
         if ref.table == "s" and ref.name == "x":
             ref.replace(col(column, "s"))
+    if ctes is not None and isinstance(tree, exp.Query):
+        tree = ctes(tree)
     return tree.sql(dialect=dialect)
 
 
@@ -153,5 +159,5 @@ def _discover(compiler: Compiler, rel: Rel, column: str, call: ast.Call) -> dict
         raise compiler.unsupported(
             "evaluate bag_unpack() needs the data to know its columns: run the query with kql.run() on a "
             "warehouse, or compile with bag_unpack_columns={key: type}", call)
-    table = compiler.probe(probe_sql(rel, column, compiler.dialect))
+    table = compiler.probe(probe_sql(rel, column, compiler.dialect, compiler.with_ctes))
     return key_types([(r[0], r[1]) for r in table])

@@ -104,7 +104,8 @@ class ScalarLowerer:
 
     # -- helpers ---------------------------------------------------------------------------
     def ctx(self, node: ast.Node) -> LowerContext:
-        return LowerContext(self.dialect, self.compiler.now, node.line, node.column, self.compiler.query)
+        return LowerContext(self.dialect, self.compiler.now, node.line, node.column, self.compiler.query,
+                            now_sql=self.compiler.now_sql)
 
     def semantic(self, message: str, node: ast.Node) -> KqlSemanticError:
         return KqlSemanticError(message, line=node.line, column=node.column, query=self.compiler.query)
@@ -480,7 +481,7 @@ class ScalarLowerer:
     def _call_now(self, node: ast.Call) -> Typed:
         if node.args:
             raise self.unsupported("now() with an offset is not supported", node)
-        return _sql.literal(self.compiler.now, "datetime", self.dialect)
+        return Typed(self.compiler.now_expr(), "datetime")
 
     def _call_ago(self, node: ast.Call) -> Typed:
         if len(node.args) != 1:
@@ -491,13 +492,14 @@ class ScalarLowerer:
             micros = _sql.int_literal_value(Typed(span.expr.this, "long"))
         if micros is not None:
             # a constant window start, so engines can push the time filter into the table scan
+            if self.compiler.now_sql is not None:  # a template: DuckDB folds it once ``now`` is bound
+                return Typed(_sql.add_micros(self.compiler.now_expr(), _sql.n(-micros), self.dialect), "datetime")
             return _sql.literal(self.compiler.now - timedelta(microseconds=micros), "datetime", self.dialect)
         if "ago" in SCALAR_FUNCTIONS:
             return SCALAR_FUNCTIONS["ago"]([span], self.ctx(node))
         if span.kql_type != "timespan":
             raise self.semantic("ago() expects a timespan", node)
-        now = _sql.literal(self.compiler.now, "datetime", self.dialect)
-        return Typed(_sql.add_micros(now.expr, exp.Neg(this=paren(span.expr)), self.dialect), "datetime")
+        return Typed(_sql.add_micros(self.compiler.now_expr(), exp.Neg(this=paren(span.expr)), self.dialect), "datetime")
 
     # -- window functions over a serialized row set ----------------------------------------
     def _order(self, node: ast.Call) -> list[exp.Ordered]:

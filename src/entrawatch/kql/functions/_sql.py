@@ -256,6 +256,13 @@ def datetime_literal(value: datetime, dialect: str) -> exp.Expression:
     return cast(s(text), "timestamptz" if dialect == "duckdb" else "timestamp")
 
 
+def now_expr(ctx: LowerContext) -> exp.Expression:
+    """``now`` for a LowerContext: its bind parameter when compiling a template, else a literal."""
+    if ctx.now_sql is not None:
+        return ctx.now_sql.copy()
+    return datetime_literal(ctx.now, ctx.dialect)
+
+
 def epoch_micros(ts: exp.Expression, dialect: str) -> exp.Expression:
     """Microseconds since 1970-01-01 UTC of a timestamp (exact, time-zone independent)."""
     return fn("epoch_us" if dialect == "duckdb" else "unix_micros", ts)

@@ -50,7 +50,7 @@ def _require(t: Typed, kind: str, ctx: LowerContext, function: str) -> None:
 @scalar("now")
 def now(args: list[Typed], ctx: LowerContext) -> Typed:
     q.arity("now", args, ctx, 0, 1)
-    base = q.datetime_literal(ctx.now, ctx.dialect)
+    base = q.now_expr(ctx)
     if args:
         return _ts(q.add_micros(base, args[0].expr, ctx.dialect))
     return _ts(base)
@@ -60,7 +60,7 @@ def now(args: list[Typed], ctx: LowerContext) -> Typed:
 def ago(args: list[Typed], ctx: LowerContext) -> Typed:
     q.arity("ago", args, ctx, 1)
     _require(args[0], "timespan", ctx, "ago")
-    return _ts(q.add_micros(q.datetime_literal(ctx.now, ctx.dialect), exp.Neg(this=q.paren(args[0].expr)),
+    return _ts(q.add_micros(q.now_expr(ctx), exp.Neg(this=q.paren(args[0].expr)),
                             ctx.dialect))
 
 
