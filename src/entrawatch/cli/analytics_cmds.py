@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text  # cells built from log data are Text, never parsed as Rich markup
 
 from entrawatch.errors import EntrawatchError
 
@@ -95,7 +96,7 @@ def rules_list(path: Annotated[Path | None, typer.Argument(help="Rule file or fo
         return
     table = Table("Name", "Kind", "Severity", "Every", "Period", "Tactics", "Tests", title=f"{len(rows)} rules")
     for row in rows:
-        table.add_row(row["name"], row["kind"], row["severity"], row["queryFrequency"] or "-", row["queryPeriod"] or "-",
+        table.add_row(Text(row["name"]), row["kind"], row["severity"], row["queryFrequency"] or "-", row["queryPeriod"] or "-",
                       ", ".join(row["tactics"]), str(row["tests"]))
     _console().print(table)
     if problems:
@@ -219,7 +220,7 @@ def alerts(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
         entities = json.loads(row["Entities"] or "[]")
         table.add_row(_short_time(row["TimeGenerated"]),
                       f"[{_SEVERITY_STYLE.get(row['AlertSeverity'], '')}]{row['AlertSeverity']}[/]",
-                      row["DisplayName"], _entities_summary(entities),
+                      Text(row["DisplayName"] or ""), Text(_entities_summary(entities)),
                       f"{_short_time(row['StartTime'])} → {_short_time(row['EndTime'])}", str(row["EventCount"]))
     _console().print(table)
 
@@ -255,8 +256,9 @@ def print_incidents(rows: list[dict[str, Any]]) -> None:
         rule_names = json.loads(row["RuleNames"] or "[]") if isinstance(row["RuleNames"], str) else row["RuleNames"]
         table.add_row(str(row["IncidentNumber"]),
                       f"[{_SEVERITY_STYLE.get(row['Severity'], '')}]{row['Severity']}[/]", row["Status"],
-                      row["Title"], _entities_summary(entities), _short_time(row["FirstActivityTime"]),
-                      _short_time(row["LastActivityTime"]), str(row["AlertCount"]), ", ".join(rule_names or []))
+                      Text(row["Title"] or ""), Text(_entities_summary(entities)),
+                      _short_time(row["FirstActivityTime"]), _short_time(row["LastActivityTime"]),
+                      str(row["AlertCount"]), Text(", ".join(rule_names or [])))
     _console().print(table)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text  # log-derived text is never parsed as Rich markup
 
 from entrawatch.errors import ReaderError
 from entrawatch.readers import SHAPES, IngestReport, ingest_paths
@@ -35,7 +36,7 @@ def _print_report(report: IngestReport, console: Console) -> None:
     table.add_row("total", *(f"{v:,}" for v in totals.as_dict().values()), style="bold")
     console.print(table)
     for file_report in report.unreadable:
-        console.print(f"[red]unreadable[/red] {file_report.path}: {file_report.error}")
+        console.print(Text.assemble(("unreadable ", "red"), f"{file_report.path}: {file_report.error}"))
     if totals.quarantined:
         console.print(f"{totals.quarantined:,} records quarantined: see `entrawatch quarantine`")
 
@@ -127,7 +128,7 @@ def quarantine(
             f"{f}:{line if line is not None else '-'} (record {rec}{', field ' + fld if fld else ''})"
             for f, line, rec, fld in reason.examples
         )
-        out.add_row(f"{reason.count:,}", reason.reason, where)
+        out.add_row(f"{reason.count:,}", Text(reason.reason), Text(where))
     console.print(out)
 
 

@@ -92,12 +92,14 @@ def _render(rows: list[dict[str, Any]], names: list[str], fmt: str) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_lines=False)
     for name in names:
         table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*[_cell_text(row.get(n)) for n in names])
+        # Values come from logs (user agents, UPNs): Text cells are never parsed as Rich markup.
+        table.add_row(*[Text(_cell_text(row.get(n))) for n in names])
     Console().print(table)
     typer.echo(f"{len(rows)} row(s)", err=True)
 

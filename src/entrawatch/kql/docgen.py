@@ -183,9 +183,22 @@ DESIGN_NOTES = """## Design notes
   string column compares text, `Status.errorCode == 50126` compares numbers.
 - **Multi-column aggregates** (`arg_max(T, *)`, `take_any(*)`) aggregate a struct with
   `ARG_MAX`/`MAX_BY`/`ANY_VALUE` and unpack it in an outer SELECT: no self-join, one row's values.
-- **Lets and functions are expanded at compile time.** Tabular lets and `materialize()` are
-  inlined; user functions are expanded per call with parameters bound, which is what makes
+- **Lets become CTEs; functions are expanded at compile time.** A top-level tabular let (or
+  `materialize()`) is lowered once, at its first reference, to `WITH _letN AS (...)`, and every
+  reference reads `_letN`. Inlining a copy per reference made lets that build on each other grow
+  exponentially (the new-country rule: 137k characters of SQL, ~9 s to compile; now ~29k chars
+  for the largest rule). Still inlined: lets inside function bodies (they may read the caller's
+  columns through scalar parameters, which a top-level WITH cannot see), lets ending in a pending
+  sort (a CTE does not keep row order) and bare table scans (so `where` still reaches the scan).
+  Kusto re-evaluates a non-materialized let per reference; for deterministic queries the result
+  is the same. User functions are expanded per call with parameters bound, which is what makes
   `table(tableName)` inside Sentinel's per-table functions resolvable.
+- **`now` as a bind parameter.** `compile_query(..., now_param=True)` renders `now()`/`ago()` as
+  `CAST(? AS TIMESTAMPTZ)` (Spark: `TIMESTAMP`) instead of a literal; `CompiledQuery.now_params`
+  says how many `?` to bind, all to the same instant. Detection (`analytics/prepared.py`)
+  compiles each rule once this way and binds each window's end. `ago(<constant span>)` is folded to
+  a literal only when `now` is a literal; in a template it stays `now - span`, which DuckDB folds
+  after binding (parameters are bound before optimisation), so time filters still reach the scan.
 - **Tables, not ifs.** `parser.OPERATOR_PARSERS` and `operator_table.OPERATOR_LOWERINGS` list
   the operators; functions come from `lowering_api` registries filled by `kql/functions/`.
   Core-owned calls that need the binder (`column_ifexists`, `toscalar`, `prev`...) are listed
