@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 os.environ["TYPER_USE_RICH"] = "0"  # plain click help: stable text, no box drawing
 
-import click  # noqa: E402
 import typer.main  # noqa: E402
 
 from entrawatch.cli import app  # noqa: E402
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+def _walk(command: Any, path: list[str]) -> list[tuple[list[str], Any]]:
     found = [(path, command)]
-    if isinstance(command, click.Group):
+    if hasattr(command, "commands"):  # a group (typer bundles its own click classes)
         for name in sorted(command.commands):
             found += _walk(command.commands[name], [*path, name])
     return found
@@ -37,7 +37,7 @@ def render() -> str:
         "",
     ]
     for path, command in _walk(root, ["entrawatch"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=100) as ctx:
+        with command.context_class(command, info_name=" ".join(path), terminal_width=100) as ctx:
             text = command.get_help(ctx).rstrip()
         lines += [f"## `{' '.join(path)}`", "", "```", text, "```", ""]
     return "\n".join(lines)
