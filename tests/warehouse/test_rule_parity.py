@@ -29,22 +29,15 @@ RULES = sorted(
     (Path(__file__).resolve().parents[2] / "src" / "entrawatch" / "content" / "rules").glob("*.yaml")
 )
 
-#: Rules with a column taken from the first item of a make_set, whose order Kusto leaves undefined
-#: and DuckDB and Spark fill differently (DuckDB's even varies with thread scheduling). These are
-#: content bugs: the alert's entity changes with the engine. Until they are fixed the named column
-#: is left out of the comparison; every other column must still match.
-ORDER_DEPENDENT = {
-    "AccountSigninFailureSpike": "IPAddress",  # IPAddress = tostring(IPs[0]), IPs = make_set(IPAddress)
-    "LegacyProtocolSuccessfulSignin": "Protocol",  # Protocol = tostring(Protocols[0]), make_set(ClientAppUsed)
-}
 
 
 @pytest.fixture(scope="module")
 def simulated_pair(spark_session, tmp_path_factory):
     """One simulated tenant ingested by the readers into a DuckDB and a Spark warehouse."""
-    simulator = pytest.importorskip("entrawatch.simulator")
-    readers = pytest.importorskip("entrawatch.readers")
     import json
+
+    from entrawatch import readers, simulator, ti
+    from entrawatch.analytics import content_data
 
     base: Path = tmp_path_factory.mktemp("rule-parity")
     result = simulator.simulate(
@@ -55,8 +48,6 @@ def simulated_pair(spark_session, tmp_path_factory):
     spark = SparkWarehouse(base / "spark", spark=spark_session)
     duck_report = readers.ingest_paths([base / "sim"], duck)
     spark_report = readers.ingest_paths([base / "sim"], spark)
-    content_data = pytest.importorskip("entrawatch.analytics.content_data")
-    ti = pytest.importorskip("entrawatch.ti")
     for wh in (duck, spark):
         content_data.prepare_warehouse(wh)  # allow lists, first-party apps, Azure ranges...
         ti.import_indicators(base / "sim" / "threat_intel.csv", wh, now=datetime(2025, 1, 1, tzinfo=UTC))
@@ -77,15 +68,12 @@ def test_readers_fill_both_engines_with_the_same_rows(simulated_pair):
 
 @pytest.mark.parametrize("rule_path", RULES, ids=[p.stem for p in RULES])
 def test_rule_results_are_identical_on_duckdb_and_spark(simulated_pair, rule_path):
-    kql = pytest.importorskip("entrawatch.kql")
+    from entrawatch import kql
     duck, spark, truth, _, _ = simulated_pair
     rule = yaml.safe_load(rule_path.read_text("utf-8"))
     verdicts = {}
     for now in rule_evaluation_times(rule, truth, limit=2):
         expected = kql.run(rule["query"], duck, now=now)
         actual = kql.run(rule["query"], spark, now=now)
-        unordered = ORDER_DEPENDENT.get(rule_path.stem)
-        if unordered in expected.schema.names:
-            expected, actual = expected.drop_columns([unordered]), actual.drop_columns([unordered])
         verdicts[now.isoformat()] = (expected.num_rows, compare_results(expected, actual))
     assert all(v in (IDENTICAL, IDENTICAL_UP_TO_ARRAY_ORDER) for _, v in verdicts.values()), verdicts

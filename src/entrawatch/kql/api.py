@@ -38,7 +38,7 @@ class CompiledQuery:
     dialect: str
     #: True when the result has a defined row order (sort/top/getschema at the end).
     ordered: bool = False
-    #: How many ``?`` parameters the SQL has (``now_param=True``); bind ``now`` to each of them.
+    #: How many positional parameters to bind, each to ``now`` (``now_param=True``; 0 otherwise).
     now_params: int = 0
 
 
@@ -72,8 +72,9 @@ def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetim
 
     ``bag_unpack_columns`` (bag key -> KQL type) fixes the columns of ``evaluate bag_unpack()``;
     ``probe`` (SQL -> rows) lets the compiler discover them from the data instead (``run`` does).
-    ``now_param=True`` compiles a template: ``now()``/``ago()`` read a ``?`` bind parameter (there
-    are ``now_params`` of them, all bound to the same instant) instead of the literal ``now``, so a
+    ``now_param=True`` compiles a template: ``now()``/``ago()`` read a bind parameter (bind
+    ``now_params`` positional values, all the same instant: 1 on DuckDB, which reads ``$1`` at
+    every use, one per ``?`` on Spark) instead of the literal ``now``, so a
     rule compiled once runs every window (DuckDB binds parameters before optimising, so time
     filters still reach the table scan).
     """
@@ -81,7 +82,10 @@ def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetim
     compiler = Compiler(_catalog(schema), dialect, _now(now), query, bag_unpack_columns=bag_unpack_columns,
                         probe=probe, now_param=now_param)
     sql, columns, ordered = compiler.compile(tree)
-    params = sum(1 for _ in sql.find_all(exp.Placeholder)) if now_param else 0
+    params = 0
+    if now_param:  # DuckDB reads $1 wherever now is used; Spark has one ? per use
+        params = min(1, sum(1 for _ in sql.find_all(exp.Parameter))) if dialect == "duckdb" else \
+            sum(1 for _ in sql.find_all(exp.Placeholder))
     return CompiledQuery(sql.sql(dialect=dialect), columns, dialect, ordered, params)
 
 

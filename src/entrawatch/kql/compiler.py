@@ -87,10 +87,15 @@ class Compiler:
         self.ctes: list[tuple[str, exp.Query]] = []
         self._let_ctes: dict[int, tuple[str, dict[str, str]] | None] = {}
         self.root_env: Env | None = None
-        #: ``now`` as a ``?`` bind parameter (typed by a CAST) instead of a literal of :attr:`now`, so
-        #: one compilation serves every window; every ``?`` in the output SQL is bound to ``now``.
-        self.now_sql: exp.Expression | None = (
-            _sql.cast(exp.Placeholder(), "timestamptz" if dialect == "duckdb" else "timestamp") if now_param else None)
+        #: ``now`` as a bind parameter (typed by a CAST) instead of a literal of :attr:`now`, so one
+        #: compilation serves every window. DuckDB: ``$1`` everywhere, one value; a ``?`` per use
+        #: would be a distinct parameter each, and ``GROUP BY bin(t - ago(1d), 1h)`` would then no
+        #: longer match the same expression in the SELECT list. Spark: ``?`` per use (Spark binds
+        #: parameters into the tree before analysis, so equal expressions stay equal).
+        self.now_sql: exp.Expression | None = None
+        if now_param:
+            marker = exp.Parameter(this=exp.Literal.number(1)) if dialect == "duckdb" else exp.Placeholder()
+            self.now_sql = _sql.cast(marker, "timestamptz" if dialect == "duckdb" else "timestamp")
 
     def now_expr(self) -> exp.Expression:
         """``now()``: the bind parameter of a template, or the literal bound instant."""

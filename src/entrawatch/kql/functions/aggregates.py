@@ -5,7 +5,9 @@ Names follow Kusto: ``count_``, ``countif_``, ``dcount_<col>``, ``sum_<col>``, `
 (Kusto's is a HyperLogLog estimate within ~1% at default accuracy), so small counts can differ
 from Kusto only where Kusto's estimate is off. ``make_set``/``make_list`` build JSON arrays from
 each value's compact JSON text, so element types survive (1 and "1" are distinct), and nulls are
-skipped as in Kusto.
+skipped as in Kusto. ``make_set`` returns its elements in ascending order: Kusto leaves the order
+unspecified, and a fixed order makes ``make_set(x)[0]`` the same on DuckDB and Spark (and from run
+to run); with a size limit the smallest elements are kept.
 """
 
 from __future__ import annotations
@@ -130,9 +132,13 @@ def _collect(args: list[Typed], ctx: LowerContext, *, distinct: bool, condition:
         listed = q.fn("list", exp.Distinct(expressions=[value]) if distinct else value)
         collected = exp.Filter(this=listed, expression=exp.Where(
             this=q.not_(exp.Is(this=value.copy(), expression=q.null()))))
+        if distinct:  # sets in ascending order: deterministic, and the same on both engines
+            collected = q.fn("list_sort", collected)
         limited = q.fn("list_slice", collected, q.n(1), limit)
         return q.coalesce(q.fn("to_json", limited), q.dynamic_literal([], ctx.dialect))
     collected = q.fn("collect_set" if distinct else "collect_list", value)
+    if distinct:
+        collected = q.fn("array_sort", collected)
     limited = q.fn("slice", collected, q.n(1), q.cast(limit, "int"))
     if args[0].kql_type == "dynamic":
         element = exp.to_identifier("e")
