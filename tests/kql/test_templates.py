@@ -9,7 +9,7 @@ import pytest
 
 from entrawatch import kql, schema
 from entrawatch.analytics.prepared import CachingKqlRunner, prepare
-from entrawatch.kql.api import compile_query
+from entrawatch.kql.api import compile_query, conform
 from entrawatch.warehouse import DuckDBWarehouse
 
 BASE = datetime(2025, 3, 10, tzinfo=UTC)
@@ -53,16 +53,52 @@ def _rows(table: pa.Table) -> list[dict[str, object]]:
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_template_bound_per_window_matches_literal_compilation(warehouse: DuckDBWarehouse, query: str) -> None:
+    """Both template forms (``$1`` parameter, session variable + PREPARE) give kql.run's answer."""
+    param = compile_query(query, warehouse, now_param=True)
     prepared = prepare(query, warehouse)
-    assert prepared is not None and prepared.now_params > 0
-    assert "2025" not in prepared.sql and "2026" not in prepared.sql  # no instant baked into the SQL
+    assert prepared is not None and prepared.variable is not None and prepared.now_params == 0
+    for sql in (param.sql, prepared.sql):
+        assert "2025" not in sql and "2026" not in sql  # no instant baked into the SQL
     runner = CachingKqlRunner()
     for days in (3, 6, 9, 12):
         now = BASE + timedelta(days=days, hours=5)
         expected = kql.run(query, warehouse, now=now)
-        got = runner(query, warehouse, now)
-        assert got.schema == expected.schema
-        assert _rows(got) == _rows(expected)
+        by_param = conform(warehouse.query(param.sql, [now.isoformat(sep=" ")] * param.now_params),
+                           param.columns)
+        by_statement = runner(query, warehouse, now)
+        for got in (by_param, by_statement):
+            assert got.schema == expected.schema
+            assert _rows(got) == _rows(expected)
+    runner.close()
+    assert warehouse.query("SELECT count(*) AS n FROM duckdb_prepared_statements()").column("n").to_pylist() == [0]
+
+
+def test_prepared_statements_and_now_are_per_cursor(warehouse: DuckDBWarehouse) -> None:
+    """Two threads' cursors each keep their own ``now``: interleaved windows do not mix."""
+    query = QUERIES[1]
+    runner = CachingKqlRunner()
+    first, second = warehouse.connection.cursor(), warehouse.connection.cursor()
+
+    class Handle:
+        dialect = "duckdb"
+
+        def __init__(self, cursor: object) -> None:
+            self.cursor = cursor
+
+        def query(self, sql: str, params: list[object] | None = None) -> pa.Table:
+            relation = self.cursor.sql(sql, params=params)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+
+        def catalog(self) -> dict[str, dict[str, str]]:
+            return warehouse.catalog()
+
+    a, b = Handle(first), Handle(second)
+    early, late = BASE + timedelta(days=2), BASE + timedelta(days=11)
+    runner(query, a, early)
+    runner(query, b, late)
+    assert _rows(runner(query, a, early)) == _rows(kql.run(query, warehouse, now=early))
+    assert _rows(runner(query, b, late)) == _rows(kql.run(query, warehouse, now=late))
+    runner.close()
 
 
 def test_template_parameters_per_dialect(warehouse: DuckDBWarehouse) -> None:

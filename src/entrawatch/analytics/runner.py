@@ -28,6 +28,7 @@ from entrawatch.analytics import store
 from entrawatch.analytics.alerts import Alert, build_alerts
 from entrawatch.analytics.incidents import IncidentBook
 from entrawatch.analytics.model import Rule
+from entrawatch.analytics.prepared import CachingKqlRunner
 from entrawatch.analytics.scheduler import Window, windows
 from entrawatch.errors import EntrawatchError
 from entrawatch.warehouse.base import Warehouse
@@ -96,8 +97,6 @@ def _default_runner() -> QueryRunner:
     """Compile each rule once per run (``prepared.py``) unless a test replaced the default."""
     if default_query_runner is not _kql_run:
         return default_query_runner
-    from entrawatch.analytics.prepared import CachingKqlRunner
-
     return CachingKqlRunner()
 
 
@@ -217,6 +216,12 @@ class _CursorWarehouse:
         self._cursor.close()
 
 
+def _owns_cursors(runner: QueryRunner, warehouse: Warehouse) -> bool:
+    """The default runner prepares statements on the connection it runs on: give it cursors of its
+    own (closed at the end) even on one thread, so nothing is left on the caller's connection."""
+    return isinstance(runner, CachingKqlRunner) and warehouse.dialect == "duckdb" and hasattr(warehouse, "connection")
+
+
 def _worker_count(warehouse: Warehouse, workers: int | None, injected: bool) -> int:
     if workers is not None:
         return max(1, workers)
@@ -265,13 +270,15 @@ def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, 
 
     threads = _worker_count(warehouse, workers, query_runner is not None)
     try:
-        if threads == 1:
+        if threads == 1 and not _owns_cursors(runner, warehouse):
             outcomes = [_evaluate_rule(rule, w, runner, warehouse, ledger, tick) for rule, w in plan]
         else:
             outcomes = _evaluate_parallel(plan, runner, warehouse, ledger, tick, threads)
     finally:
         if finish:
             finish()
+        if isinstance(runner, CachingKqlRunner):
+            runner.close()
 
     new_alerts: list[tuple[Rule, Alert]] = []
     for (rule, _w), outcome in zip(plan, outcomes, strict=True):

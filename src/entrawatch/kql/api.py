@@ -67,7 +67,7 @@ def _now(now: datetime | None) -> datetime:
 def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetime | None = None, *,
                   bag_unpack_columns: dict[str, str] | None = None,
                   probe: Callable[[str], list[tuple[Any, ...]]] | None = None,
-                  now_param: bool = False) -> CompiledQuery:
+                  now_param: bool = False, now_variable: str | None = None) -> CompiledQuery:
     """Compile and keep the result columns (what :func:`run` needs to type the output).
 
     ``bag_unpack_columns`` (bag key -> KQL type) fixes the columns of ``evaluate bag_unpack()``;
@@ -76,14 +76,16 @@ def compile_query(query: str, schema: Any, dialect: str = "duckdb", now: datetim
     ``now_params`` positional values, all the same instant: 1 on DuckDB, which reads ``$1`` at
     every use, one per ``?`` on Spark) instead of the literal ``now``, so a
     rule compiled once runs every window (DuckDB binds parameters before optimising, so time
-    filters still reach the table scan).
+    filters still reach the table scan). ``now_variable`` (DuckDB only) reads ``now`` from the
+    session variable of that name (``SET VARIABLE name = ...``) instead, with no parameters, so the
+    SQL can be ``PREPARE``d once and executed per window without being planned again.
     """
     tree = _parse(query)
     compiler = Compiler(_catalog(schema), dialect, _now(now), query, bag_unpack_columns=bag_unpack_columns,
-                        probe=probe, now_param=now_param)
+                        probe=probe, now_param=now_param, now_variable=now_variable)
     sql, columns, ordered = compiler.compile(tree)
     params = 0
-    if now_param:  # DuckDB reads $1 wherever now is used; Spark has one ? per use
+    if now_param and now_variable is None:  # DuckDB reads $1 wherever now is used; Spark has one ? per use
         params = min(1, sum(1 for _ in sql.find_all(exp.Parameter))) if dialect == "duckdb" else \
             sum(1 for _ in sql.find_all(exp.Placeholder))
     return CompiledQuery(sql.sql(dialect=dialect), columns, dialect, ordered, params)

@@ -71,7 +71,8 @@ class Compiler:
 
     def __init__(self, catalog: dict[str, dict[str, str]], dialect: str, now: datetime, query: str, *,
                  bag_unpack_columns: dict[str, str] | None = None,
-                 probe: Callable[[str], list[tuple[Any, ...]]] | None = None, now_param: bool = False) -> None:
+                 probe: Callable[[str], list[tuple[Any, ...]]] | None = None, now_param: bool = False,
+                 now_variable: str | None = None) -> None:
         if dialect not in ("duckdb", "spark"):
             raise ValueError(f"unknown dialect {dialect!r}; use duckdb or spark")
         self.catalog = catalog
@@ -92,8 +93,14 @@ class Compiler:
         #: would be a distinct parameter each, and ``GROUP BY bin(t - ago(1d), 1h)`` would then no
         #: longer match the same expression in the SELECT list. Spark: ``?`` per use (Spark binds
         #: parameters into the tree before analysis, so equal expressions stay equal).
+        #: ``now_variable`` (DuckDB): read ``now`` from ``getvariable(name)`` instead, so that a
+        #: ``PREPARE``d statement (planned once) serves every window after ``SET VARIABLE``.
         self.now_sql: exp.Expression | None = None
-        if now_param:
+        if now_variable is not None:
+            if dialect != "duckdb":
+                raise ValueError("now_variable is a DuckDB feature; use now_param on Spark")
+            self.now_sql = _sql.cast(_sql.fn("getvariable", _sql.s(now_variable)), "timestamptz")
+        elif now_param:
             marker = exp.Parameter(this=exp.Literal.number(1)) if dialect == "duckdb" else exp.Placeholder()
             self.now_sql = _sql.cast(marker, "timestamptz" if dialect == "duckdb" else "timestamp")
 
