@@ -40,3 +40,20 @@ def warehouse(tmp_path: Path):
     wh = DuckDBWarehouse(tmp_path / "test.duckdb")
     yield wh
     wh.close()
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the whole run, built the way the library builds its own.
+
+    Starting the JVM takes seconds, so every Spark test (KQL cases, warehouse, rule parity) shares
+    it; the test-only tuning is one shuffle partition. PySpark is a dev
+    dependency: if it is missing this fails loudly rather than skipping.
+    """
+    from entrawatch.warehouse.spark_session import get_session
+
+    spark, created = get_session("local[2]", app_name="entrawatch-tests")
+    spark.conf.set("spark.sql.shuffle.partitions", "1")
+    yield spark
+    if created:
+        spark.stop()
