@@ -88,7 +88,8 @@ def _load_cases() -> tuple[list, dict]:
 
     cases = load("kql_cases")
     schema = {name: spec["columns"] for name, spec in cases.shared_tables().items()}
-    corpus = [c for c in cases.all_cases() if c.error is None]
+    # bag_unpack's columns come from the data (kql.run discovers them), so plain compile cannot time it.
+    corpus = [c for c in cases.all_cases() if c.error is None and "bag_unpack" not in c.kql]
     for case in corpus:
         for name, spec in case.tables.items():
             schema[name] = spec["columns"]

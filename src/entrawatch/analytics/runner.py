@@ -244,6 +244,10 @@ def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, 
     scheduled = sorted((r for r in rules if not r.is_hunting), key=lambda r: r.id)
     result = DetectionResult(start=start, end=end, rules=len(scheduled))
     store.ensure_tables(warehouse)
+    if _owns_cursors(runner, warehouse):
+        # Rows appended just before (an ingest) may still be only in the WAL; a checkpoint writes
+        # them as compressed row groups with statistics first, which every window then scans.
+        warehouse.execute("CHECKPOINT")
     if load_data:
         from entrawatch.analytics.content_data import prepare_warehouse
 
