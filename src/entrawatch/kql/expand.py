@@ -17,7 +17,7 @@ from sqlglot import exp
 from entrawatch.kql import ast, dynamic
 from entrawatch.kql.functions import _sql
 from entrawatch.kql.lowering_api import Typed
-from entrawatch.kql.relation import Rel, alias, col, select_from
+from entrawatch.kql.relation import Rel, alias, col, select_from, with_columns
 from entrawatch.kql.tabular import lowerer, output_name
 
 if TYPE_CHECKING:
@@ -184,21 +184,7 @@ def lower_parse(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel
             else:
                 value = _sql.case((matched.copy(), _sql.try_cast(extracted, sql_type)), default=exp.Null())
         values[name] = (value, kql_type)
-    projections: list[exp.Expression] = []
-    columns: dict[str, str] = {}
-    for name, kql_type in rel.columns.items():
-        if name in values:
-            value, new_type = values.pop(name)
-            projections.append(alias(value, name))
-            columns[name] = new_type
-        else:
-            projections.append(col(name))
-            columns[name] = kql_type
-    for name, (value, kql_type) in values.items():
-        projections.append(alias(value, name))
-        columns[name] = kql_type
-    projections += [col(h) for h in rel.hidden]
-    return Rel(select_from(rel, projections), columns, rel.order, list(rel.hidden))
+    return with_columns(rel, values)
 
 
 def lower_evaluate(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:

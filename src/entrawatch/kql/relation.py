@@ -98,3 +98,24 @@ def finalize(rel: Rel) -> exp.Query:
     if rel.order:
         sql = sql.order_by(*[o.copy() for o in rel.order], copy=False)
     return sql
+
+
+def with_columns(rel: Rel, values: dict[str, tuple[exp.Expression, str]]) -> Rel:
+    """``rel`` with ``values`` (name -> (expression, KQL type)) replacing same-named columns in place
+    and the rest appended after them, as ``extend`` and ``parse`` both place their outputs in Kusto."""
+    pending = dict(values)
+    projections: list[exp.Expression] = []
+    columns: dict[str, str] = {}
+    for name, kql_type in rel.columns.items():
+        if name in pending:
+            value, new_type = pending.pop(name)
+            projections.append(alias(value, name))
+            columns[name] = new_type
+        else:
+            projections.append(col(name))
+            columns[name] = kql_type
+    for name, (value, kql_type) in pending.items():
+        projections.append(alias(value, name))
+        columns[name] = kql_type
+    projections += [col(h) for h in rel.hidden]
+    return Rel(select_from(rel, projections), columns, rel.order, list(rel.hidden))

@@ -16,7 +16,7 @@ from sqlglot import exp
 from entrawatch.kql import ast
 from entrawatch.kql.functions import _sql
 from entrawatch.kql.lowering_api import Typed
-from entrawatch.kql.relation import ORDER_COLUMN, Rel, alias, col, keep_order, select_from
+from entrawatch.kql.relation import ORDER_COLUMN, Rel, alias, col, keep_order, select_from, with_columns
 from entrawatch.kql.scalars import ScalarLowerer, Scope
 from entrawatch.kql.windows import hoist_sessions
 
@@ -152,21 +152,7 @@ def lower_extend(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Re
     rel = keep_order(rel)
     items = _computed(compiler, rel, op.params["exprs"], env, dict(rel.columns))
     replaced = {name: (value, kql_type) for name, value, kql_type in items}
-    projections: list[exp.Expression] = []
-    columns: dict[str, str] = {}
-    for name, kql_type in rel.columns.items():
-        if name in replaced:
-            value, new_type = replaced.pop(name)
-            projections.append(alias(value, name))
-            columns[name] = new_type
-        else:
-            projections.append(col(name))
-            columns[name] = kql_type
-    for name, (value, kql_type) in replaced.items():
-        projections.append(alias(value, name))
-        columns[name] = kql_type
-    projections += [col(h) for h in rel.hidden]
-    return Rel(select_from(rel, projections), columns, rel.order, list(rel.hidden))
+    return with_columns(rel, replaced)
 
 
 def lower_project(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) -> Rel:
