@@ -17,22 +17,13 @@ from sqlglot import exp
 from entrawatch.errors import KqlSemanticError
 from entrawatch.kql import ast
 from entrawatch.kql.functions import _sql
-from entrawatch.kql.relation import Rel, alias, col, fresh_alias, select_from
+from entrawatch.kql.relation import Rel, alias, col, fresh_alias, select_from, unique_name
 from entrawatch.kql.scalars import ScalarLowerer, Scope
 
 if TYPE_CHECKING:
     from entrawatch.kql.compiler import Compiler, Env
 
 KIND_ALIASES = {"leftantisemi": "leftanti", "anti": "leftanti", "rightantisemi": "rightanti", "semi": "leftsemi"}
-
-
-def _unique(name: str, taken: dict[str, str]) -> str:
-    if name not in taken:
-        return name
-    n = 1
-    while f"{name}{n}" in taken:
-        n += 1
-    return f"{name}{n}"
 
 
 def _key_conditions(compiler: Compiler, left: Rel, right: Rel, keys: list[tuple[str, ast.Node, ast.Node]],
@@ -137,7 +128,7 @@ def lower_join(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env, *, look
     for name, kql_type in right.columns.items():
         if lookup and name in right_keys:
             continue
-        out = _unique(name, columns)
+        out = unique_name(name, columns)
         value = _nullable(col(name, ra), kql_type) if right_optional else col(name, ra)
         projections.append(alias(value, out))
         columns[out] = kql_type

@@ -119,3 +119,13 @@ def with_columns(rel: Rel, values: dict[str, tuple[exp.Expression, str]]) -> Rel
         columns[name] = kql_type
     projections += [col(h) for h in rel.hidden]
     return Rel(select_from(rel, projections), columns, rel.order, list(rel.hidden))
+
+
+def unique_name(name: str, taken: dict[str, str]) -> str:
+    """Kusto's de-duplication of output column names: ``Name``, then ``Name1``, ``Name2``…"""
+    if name not in taken:
+        return name
+    n = 1
+    while f"{name}{n}" in taken:
+        n += 1
+    return f"{name}{n}"

@@ -15,7 +15,7 @@ from sqlglot import exp
 from entrawatch.kql import ast
 from entrawatch.kql.functions.aggregates import percentile_columns
 from entrawatch.kql.lowering_api import Typed
-from entrawatch.kql.relation import Rel, alias, col, fresh_alias, select_from
+from entrawatch.kql.relation import Rel, alias, col, fresh_alias, select_from, unique_name
 from entrawatch.kql.tabular import lowerer, next_column_name, output_name
 
 if TYPE_CHECKING:
@@ -23,15 +23,6 @@ if TYPE_CHECKING:
     from entrawatch.kql.scalars import ScalarLowerer
 
 ROW_SELECTORS = {"arg_max": exp.ArgMax, "arg_min": exp.ArgMin, "take_any": exp.AnyValue, "any": exp.AnyValue}
-
-
-def _unique(name: str, taken: dict[str, str]) -> str:
-    if name not in taken:
-        return name
-    n = 1
-    while f"{name}{n}" in taken:
-        n += 1
-    return f"{name}{n}"
 
 
 def _is_row_selector(named: ast.NamedExpr) -> bool:
@@ -86,7 +77,7 @@ def lower_summarize(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) ->
             continue
         typed = aggs.lower(named.expr)
         name = output_name(named, typed, columns)
-        name = _unique(name, columns) if not named.names else name
+        name = unique_name(name, columns) if not named.names else name
         if name in columns:
             raise compiler.semantic(f"duplicate column {name!r} in summarize", named)
         inner.append(alias(typed.expr, name))
@@ -119,7 +110,7 @@ def _percentile_columns(aggs: ScalarLowerer, named: ast.NamedExpr,
         raise aggs.semantic("more names than percentiles", named)
     out: list[tuple[str, Typed]] = []
     for i, typed in enumerate(values):
-        name = named.names[i] if i < len(named.names) else _unique(typed.default_name or "percentile_", taken)
+        name = named.names[i] if i < len(named.names) else unique_name(typed.default_name or "percentile_", taken)
         if name in taken or any(name == n for n, _ in out):
             raise aggs.semantic(f"duplicate column {name!r} in summarize", named)
         out.append((name, typed))
@@ -166,7 +157,7 @@ def _row_selector(compiler: Compiler, rel: Rel, named: ast.NamedExpr, env: Env, 
     out_taken = dict(taken)
     for i, (name, typed) in enumerate(values):
         field_name = f"f{i}"
-        out_name = _unique(name, out_taken)
+        out_name = unique_name(name, out_taken)
         out_taken[out_name] = typed.kql_type
         struct_items.append(exp.PropertyEQ(this=exp.to_identifier(field_name), expression=rows.nonnull(typed)))
         fields.append((field_name, out_name, typed.kql_type))
