@@ -48,12 +48,38 @@ class Reject:
     field: str | None = None
 
 
+_EMPTY = pa.Table.from_arrays([pa.array([], f.type) for f in INCOMING_SCHEMA], schema=INCOMING_SCHEMA)
+
+
+@dataclass
+class RecordCounter:
+    """Records seen so far in one JSON-lines file: the index of the next record.
+
+    Blocks are framed ahead in another thread, but only the normalizer knows how many non-blank
+    lines a block held, so it numbers the records (``idx``) and advances this counter.
+    """
+
+    next_idx: int = 0
+
+
+@dataclass
+class LineBlock:
+    """Whole lines of a JSON-lines file, split and stripped by DuckDB rather than per line in Python."""
+
+    data: bytes
+    first_line: int
+    counter: RecordCounter
+
+
 @dataclass
 class Chunk:
-    """Up to :data:`CHUNK_RECORDS` records as an Arrow table, plus records refused in framing."""
+    """Up to :data:`CHUNK_RECORDS` records as an Arrow table, plus records refused in framing;
+    or, for JSON lines, a :class:`LineBlock` of up to :data:`CHUNK_BYTES` that SQL frames itself.
+    """
 
     table: pa.Table
     rejects: list[Reject] = field(default_factory=list)
+    block: LineBlock | None = None
 
 
 @dataclass
@@ -146,21 +172,47 @@ def _resolve(shape: str | None, detected: str | None, hint: str) -> tuple[str, s
 
 # -- JSON lines ---------------------------------------------------------------------------------
 
-def _json_lines(stream: io.BufferedReader, builder: _Builder) -> Iterator[Chunk]:
-    idx = 0
-    for number, data in enumerate(stream, start=1):
+def _json_line_blocks(stream: io.BufferedReader) -> Iterator[Chunk]:
+    """Whole-line blocks of about :data:`CHUNK_BYTES` (a longer line makes a longer block)."""
+    counter = RecordCounter()
+    line = 1
+    rest = b""
+    while True:
+        data = stream.read(CHUNK_BYTES)
+        if not data:
+            if rest:
+                yield Chunk(_EMPTY, block=LineBlock(rest, line, counter))
+            return
+        data = rest + data if rest else data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        yield Chunk(_EMPTY, block=LineBlock(data[:cut], line, counter))
+        line += data.count(b"\n", 0, cut)
+        rest = data[cut:]
+
+
+def frame_lines(block: LineBlock) -> Chunk:
+    """Frame a block line by line in Python: the fallback when it is not valid UTF-8 as a whole,
+    so each bad line is refused with its own line number while the others go on."""
+    builder = _Builder()
+    idx = block.counter.next_idx
+    for number, data in enumerate(io.BytesIO(block.data), start=block.first_line):
         try:
             text = data.decode("utf-8").strip().lstrip("\ufeff")
         except UnicodeDecodeError as err:
             builder.reject(Reject(number, idx, data.decode("utf-8", "replace").strip(), f"invalid UTF-8: {err.reason}"))
             idx += 1
             continue
-        if not text:
-            continue
-        chunk = builder.add(number, idx, text)
-        idx += 1
-        if chunk:
-            yield chunk
+        if text:
+            builder.lines.append(number)
+            builder.idxs.append(idx)
+            builder.raws.append(text)
+            builder.aggs.append(False)
+            idx += 1
+    block.counter.next_idx = idx
+    return builder.flush()
 
 
 def _sample_lines(head: bytes) -> object:
@@ -454,7 +506,7 @@ def _chunks(source: SourceFile, kind: str, shape: str, family: str) -> Iterator[
     with source.opener() as handle:
         stream = buffered(handle)
         if kind == "lines":
-            yield from _json_lines(stream, builder)
+            yield from _json_line_blocks(stream)
         elif kind == "document":
             yield from _documents(source, stream, builder)
         else:

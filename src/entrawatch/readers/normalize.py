@@ -18,23 +18,23 @@ import pyarrow as pa
 from sqlglot import exp
 
 from entrawatch import schema
-from entrawatch.readers import mapping, sqlgen
-from entrawatch.readers.framing import Chunk, Reject
+from entrawatch.readers import framing, mapping, sqlgen
+from entrawatch.readers.framing import Chunk, LineBlock, Reject
 from entrawatch.warehouse.base import Warehouse
 from entrawatch.warehouse.duckdb_warehouse import DuckDBWarehouse
 
-_NORM = "_ew_norm"
 #: DuckDB memory limit while ingesting: keeps peak RSS flat whatever the input size.
 INGEST_MEMORY_LIMIT = "768MB"
 _REJECTS = "_ew_rejects"
 _ARROW = "_ew_arrow"
 
+#: Parameters: quarantined-at, source file, shape, source file (hash), offset added to ``idx``.
 _QUARANTINE_SELECT = """
 SELECT CAST(? AS TIMESTAMPTZ) AS "QuarantinedAt", CAST(? AS VARCHAR) AS "SourceFile",
        CAST(? AS VARCHAR) AS "SourceShape", idx AS "RecordIndex", line AS "LineNumber",
        {target} AS "TargetTable", {field} AS "Field", _reason AS "Reason", raw AS "RawText",
        md5(concat_ws(chr(31), CAST(? AS VARCHAR), CAST(line AS VARCHAR), CAST(idx AS VARCHAR), raw)) AS "RecordHash"
-FROM {source} WHERE _reason IS NOT NULL
+FROM (SELECT * REPLACE (idx + CAST(? AS BIGINT) AS idx) FROM {source} WHERE _reason IS NOT NULL)
 """
 
 
@@ -56,8 +56,32 @@ def _literal(text: str) -> str:
     return exp.Literal.string(text).sql(dialect="duckdb")
 
 
+@dataclass
+class Prepared:
+    """A chunk staged and normalized in one connection's temp tables, not yet stored.
+
+    ``idx`` in those tables is relative to the chunk when ``relative_idx`` (a JSON-lines block
+    prepared before the blocks ahead of it were counted); :meth:`Normalizer.commit` adds the offset.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    counts: ChunkCounts
+    stage_target: str
+    routable: dict[str, int]
+    repeats: dict[str, int]
+    bad: dict[str, int]
+    records: int
+    relative_idx: bool
+
+
 class Normalizer:
-    """Stages and normalizes chunks, then stores them in ``warehouse``."""
+    """Stages and normalizes chunks, then stores them in ``warehouse``.
+
+    Two steps per chunk so that JSON-lines blocks can be prepared on several DuckDB connections at
+    once (:mod:`entrawatch.readers.pipeline`) while storing stays in file order: :meth:`prepare`
+    (stage, then materialise each target table's normalized rows in the connection's temp tables)
+    and :meth:`commit` (append valid rows with the ``Id`` anti-join, quarantine the others).
+    """
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
@@ -68,43 +92,130 @@ class Normalizer:
             self.con = warehouse.connection  # type: ignore[attr-defined]
             # Bound DuckDB's buffer pool while ingesting (restored by close()): without it the pool
             # may grow towards 80% of RAM as the database file grows.
-            self._restore_memory_limit = self._run("SELECT current_setting('memory_limit')")[0][0]
-            self._run(f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
+            self._restore_memory_limit = _run(self.con, "SELECT current_setting('memory_limit')")[0][0]
+            _run(self.con, f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
         else:
             self.con = duckdb.connect(":memory:")
-            self._run("SET TimeZone = 'UTC'")
-            self._run(f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
+            _run(self.con, "SET TimeZone = 'UTC'")
+            _run(self.con, f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
 
-    def _run(self, sql: str, params: list | None = None) -> list:
-        return self.con.execute(sql, params or []).fetchall()
+    def default_workers(self) -> int:
+        """Chunks to prepare at once: DuckDB's thread count (its ``threads`` setting), at most 4."""
+        return max(1, min(4, int(_run(self.con, "SELECT current_setting('threads')")[0][0])))
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to the same database, for preparing chunks in parallel."""
+        con = self.con.cursor()
+        _run(con, "SET TimeZone = 'UTC'")
+        return con
 
     def close(self) -> None:
-        for name in (sqlgen.STAGE, _NORM):
-            self._run(f"DROP TABLE IF EXISTS {name}")
-        if self._restore_memory_limit:
-            self._run(f"SET memory_limit = {_literal(self._restore_memory_limit)}")
-        if not self.direct:
-            self.con.close()
+        with self._lock:
+            for name in (sqlgen.STAGE, *(_norm_table(t) for t in schema.tables())):
+                _run(self.con, f"DROP TABLE IF EXISTS {name}")
+            if self._restore_memory_limit:
+                _run(self.con, f"SET memory_limit = {_literal(self._restore_memory_limit)}")
+            if not self.direct:
+                self.con.close()
 
     def process(self, chunk: Chunk, *, family: str, shape: str, source_file: str, forced_table: str | None,
                 name_table: str | None, ingested_at: datetime) -> ChunkCounts:
-        """Stage, normalize and store one chunk; holds the warehouse's lock (it shares the connection)."""
+        """Prepare and commit one chunk on the warehouse's own connection (holding its lock)."""
+        ctx = dict(family=family, shape=shape, source_file=source_file, forced_table=forced_table,
+                   name_table=name_table, ingested_at=ingested_at)
         with self._lock:
-            return self._process(chunk, family=family, shape=shape, source_file=source_file,
-                                 forced_table=forced_table, name_table=name_table, ingested_at=ingested_at)
+            if chunk.block is not None and (family == "unknown" or not block_text(chunk.block)):
+                chunk = framing.frame_lines(chunk.block)  # not valid UTF-8 as a whole: line by line
+            prepared = self.prepare(self.con, chunk, **ctx)
+            return self.commit(prepared, chunk, **ctx)
 
-    def _process(self, chunk: Chunk, *, family: str, shape: str, source_file: str, forced_table: str | None,
-                 name_table: str | None, ingested_at: datetime) -> ChunkCounts:
+    # -- step 1: stage and normalize ------------------------------------------------------------
+    def prepare(self, con: duckdb.DuckDBPyConnection, chunk: Chunk, *, family: str, shape: str, source_file: str,
+                forced_table: str | None, name_table: str | None, ingested_at: datetime) -> Prepared | None:
+        """Stage ``chunk`` and materialise its normalized rows per target table on ``con``.
+
+        None when nothing reaches SQL (an unknown shape, or only framing rejects). A block must be
+        valid UTF-8 (see :func:`block_text`); its ``idx`` is left relative to the block.
+        """
+        if family == "unknown":
+            return None
+        if chunk.block is not None:
+            con.register(sqlgen.BLOCK_LINES, pa.table({"block": block_text(chunk.block)}))
+            try:
+                _run(con, f"CREATE OR REPLACE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_block_sql(family)}",
+                     [0, chunk.block.first_line, forced_table, name_table])
+            finally:
+                con.unregister(sqlgen.BLOCK_LINES)
+        elif chunk.table.num_rows:
+            self._stage(con, chunk.table, family, forced_table, name_table)
+        else:
+            return None
         counts = ChunkCounts()
+        stage_target = f"coalesce(_target, {_literal(forced_table or mapping.UNKNOWN_TABLE)})"
+        prepared = Prepared(con, counts, stage_target, {}, {}, {}, 0, chunk.block is not None)
+        for target, total, bad, ids in _run(
+            con,
+            f"SELECT {stage_target}, count(*), count(_reason), count(DISTINCT _rid) FILTER (WHERE _reason IS NULL) "
+            f"FROM {sqlgen.STAGE} GROUP BY ALL",
+        ):
+            counts.read[target] += total
+            counts.quarantined[target] += bad
+            prepared.records += total
+            if total > bad:
+                prepared.routable[target] = total - bad
+                prepared.repeats[target] = total - bad - ids  # > 0: the chunk repeats an id (or lacks one)
+        params = [source_file, shape, ingested_at]
+        for target in sorted(prepared.routable):
+            norm = _norm_table(target)
+            _run(con, f"CREATE OR REPLACE TEMP TABLE {norm} AS {sqlgen.normalize_sql(family, target)}", params)
+            prepared.bad[target] = _run(con, f"SELECT count(_reason) FROM {norm}")[0][0]
+        return prepared
+
+    def _stage(self, con: duckdb.DuckDBPyConnection, table: pa.Table, family: str, forced_table: str | None,
+               name_table: str | None) -> None:
+        # Copy the Arrow chunk into a DuckDB temp table first: the JSON functions of the stage ran
+        # ~1.8x slower straight over the Arrow scan (measured), and the copy costs ~10% of that.
+        con.register(_ARROW, table)
+        try:
+            _run(con, f"CREATE OR REPLACE TEMP TABLE {sqlgen.INCOMING} AS SELECT * FROM {_ARROW}")
+        finally:
+            con.unregister(_ARROW)
+        _run(con, f"CREATE OR REPLACE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_sql(family)}",
+             [forced_table, name_table])
+        _run(con, f"DROP TABLE {sqlgen.INCOMING}")
+
+    # -- step 2: store --------------------------------------------------------------------------
+    def commit(self, prepared: Prepared | None, chunk: Chunk, *, family: str, shape: str, source_file: str,
+               forced_table: str | None, name_table: str | None, ingested_at: datetime) -> ChunkCounts:
+        """Store a prepared chunk (valid rows, quarantine) and count; chunks commit in file order."""
+        del name_table  # part of the chunk context; prepare() used it
+        counts = prepared.counts if prepared else ChunkCounts()
+        offset = 0
+        if prepared and prepared.relative_idx and chunk.block is not None:
+            offset = chunk.block.counter.next_idx
+            chunk.block.counter.next_idx += prepared.records
+        qparams = [ingested_at, source_file, shape, source_file, offset]
+        if prepared:
+            con = prepared.con
+            if sum(counts.quarantined.values()):
+                self._store_quarantine(con, _QUARANTINE_SELECT.format(
+                    target=prepared.stage_target, field="CAST(NULL AS VARCHAR)", source=sqlgen.STAGE), qparams)
+            for target in sorted(prepared.routable):
+                routable, bad = prepared.routable[target], prepared.bad[target]
+                norm = _norm_table(target)
+                inserted = self._store_valid(con, target, norm, prepared.repeats[target] > 0) if routable > bad else 0
+                counts.quarantined[target] += bad
+                counts.inserted[target] += inserted
+                counts.duplicates[target] += routable - bad - inserted
+                if bad:
+                    self._store_quarantine(con, _QUARANTINE_SELECT.format(
+                        target=_literal(target), field="_field", source=norm), qparams)
+        if prepared:
+            for name in (sqlgen.STAGE, *(_norm_table(t) for t in prepared.routable)):
+                _run(prepared.con, f"DROP TABLE IF EXISTS {name}")  # free the chunk's memory now
         rejects = list(chunk.rejects)
         if family == "unknown":
-            rejects += [Reject(line, idx, raw, "unknown shape: not a diagnostic record, Graph object or Log Analytics row")
-                        for line, idx, raw in zip(chunk.table.column("line").to_pylist(),
-                                                  chunk.table.column("idx").to_pylist(),
-                                                  chunk.table.column("raw").to_pylist(), strict=True)]
-        elif chunk.table.num_rows:
-            self._stage(chunk.table, family, forced_table, name_table)
-            self._normalize(counts, family, shape, source_file, forced_table, ingested_at)
+            rejects += _unknown_rejects(chunk)
         if rejects:
             key = forced_table or mapping.UNKNOWN_TABLE
             counts.read[key] += len(rejects)
@@ -112,64 +223,7 @@ class Normalizer:
             self._quarantine_rejects(rejects, shape, source_file, key, ingested_at)
         return counts
 
-    def _stage(self, table: pa.Table, family: str, forced_table: str | None, name_table: str | None) -> None:
-        # Copy the Arrow chunk into a DuckDB temp table first: the JSON functions of the stage ran
-        # ~1.8x slower straight over the Arrow scan (measured), and the copy costs ~10% of that.
-        self.con.register(_ARROW, table)
-        try:
-            self._run(f"CREATE OR REPLACE TEMP TABLE {sqlgen.INCOMING} AS SELECT * FROM {_ARROW}")
-        finally:
-            self.con.unregister(_ARROW)
-        self._run(f"CREATE OR REPLACE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_sql(family)}",
-                  [forced_table, name_table])
-        self._run(f"DROP TABLE {sqlgen.INCOMING}")
-
-    def _normalize(self, counts: ChunkCounts, family: str, shape: str, source_file: str,
-                   forced_table: str | None, ingested_at: datetime) -> None:
-        stage_target = f"coalesce(_target, {_literal(forced_table or mapping.UNKNOWN_TABLE)})"
-        routable: dict[str, int] = {}
-        repeats: dict[str, int] = {}
-        for target, total, bad, ids in self._run(
-            f"SELECT {stage_target}, count(*), count(_reason), count(DISTINCT _rid) FILTER (WHERE _reason IS NULL) "
-            f"FROM {sqlgen.STAGE} GROUP BY ALL"
-        ):
-            counts.read[target] += total
-            counts.quarantined[target] += bad
-            if total > bad:
-                routable[target] = total - bad
-                repeats[target] = total - bad - ids  # > 0: the chunk repeats an id (or lacks one)
-        qparams = [ingested_at, source_file, shape, source_file]
-        if sum(counts.quarantined.values()):
-            self._store_quarantine(_QUARANTINE_SELECT.format(target=stage_target, field="CAST(NULL AS VARCHAR)",
-                                                             source=sqlgen.STAGE), qparams)
-        params = [source_file, shape, ingested_at]
-        for target in sorted(routable):
-            if self.direct:
-                # No materialisation. Insert first: when every routable row went in (the usual
-                # case) nothing was refused or duplicated and no second pass is needed. Otherwise
-                # one pruned pass counts the refused rows (only the columns the reason needs).
-                norm = f"({sqlgen.normalize_sql(family, target)})"
-                inserted = self._store_valid(target, norm, params, repeats[target] > 0)
-                bad = 0
-                if inserted < routable[target]:
-                    bad = self._run(f"SELECT count(*) FROM {norm} WHERE _reason IS NOT NULL", params)[0][0]
-                source, source_params = norm, params
-            else:
-                self._run(f"CREATE OR REPLACE TEMP TABLE {_NORM} AS {sqlgen.normalize_sql(family, target)}", params)
-                bad = self._run(f"SELECT count(_reason) FROM {_NORM}")[0][0]
-                source, source_params = _NORM, []
-                valid = routable[target] - bad
-                inserted = self._store_valid(target, source, source_params, repeats[target] > 0) if valid else 0
-            counts.quarantined[target] += bad
-            counts.inserted[target] += inserted
-            counts.duplicates[target] += routable[target] - bad - inserted
-            if bad:
-                self._store_quarantine(
-                    _QUARANTINE_SELECT.format(target=_literal(target), field="_field", source=source),
-                    qparams + source_params,
-                )
-
-    def _store_valid(self, target: str, source: str, params: list, repeated: bool) -> int:
+    def _store_valid(self, con: duckdb.DuckDBPyConnection, target: str, source: str, repeated: bool) -> int:
         """Insert the chunk's valid rows; first occurrence (source order) of an Id wins."""
         tbl = schema.table(target)
         cols = ", ".join(_q(c) for c in tbl.column_names)
@@ -177,28 +231,28 @@ class Normalizer:
         dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1' if repeated else ""
         if self.direct:
             self.warehouse.ensure_table(target)
-            return int(self._run(
+            return int(_run(
+                con,
                 f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {source} n WHERE _reason IS NULL "
                 f"AND NOT EXISTS (SELECT 1 FROM {_q(target)} t WHERE t.\"Id\" = n.\"Id\") {dedupe}",
-                params,
             )[0][0])
-        rows = self.con.sql(f"SELECT {cols} FROM {source} WHERE _reason IS NULL {dedupe} ORDER BY idx",
-                            params=params or None).to_arrow_table()
+        rows = con.sql(f"SELECT {cols} FROM {source} WHERE _reason IS NULL {dedupe} ORDER BY idx").to_arrow_table()
         return self.warehouse.append(target, _cast(rows, tbl.arrow_schema()).to_batches()).inserted
 
-    def _store_quarantine(self, select_sql: str, params: list) -> None:
+    def _store_quarantine(self, con: duckdb.DuckDBPyConnection, select_sql: str, params: list) -> None:
         qtable = schema.table(schema.QUARANTINE_TABLE)
         if self.direct:
             self.warehouse.ensure_table(schema.QUARANTINE_TABLE)
             cols = ", ".join(_q(c) for c in qtable.column_names)
-            self._run(
+            _run(
+                con,
                 f"INSERT INTO {_q(qtable.name)} ({cols}) SELECT {cols} FROM ({select_sql}) q "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {_q(qtable.name)} t WHERE t.\"RecordHash\" = q.\"RecordHash\") "
                 f'QUALIFY row_number() OVER (PARTITION BY "RecordHash") = 1',
                 params,
             )
             return
-        rows = self.con.sql(select_sql, params=params).to_arrow_table()
+        rows = con.sql(select_sql, params=params).to_arrow_table()
         if rows.num_rows:
             self.warehouse.append(qtable.name, _cast(rows, qtable.arrow_schema()).to_batches())
 
@@ -211,14 +265,38 @@ class Normalizer:
             "_reason": pa.array([r.reason for r in rejects], pa.string()),
             "_field": pa.array([r.field for r in rejects], pa.string()),
         })
-        self.con.register(_REJECTS, table)
-        try:
-            self._store_quarantine(
-                _QUARANTINE_SELECT.format(target=_literal(target), field="_field", source=_REJECTS),
-                [ingested_at, source_file, shape, source_file],
-            )
-        finally:
-            self.con.unregister(_REJECTS)
+        with self._lock:
+            self.con.register(_REJECTS, table)
+            try:
+                self._store_quarantine(self.con, _QUARANTINE_SELECT.format(
+                    target=_literal(target), field="_field", source=_REJECTS),
+                    [ingested_at, source_file, shape, source_file, 0])
+            finally:
+                self.con.unregister(_REJECTS)
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list:
+    return con.execute(sql, params or []).fetchall()
+
+
+def _norm_table(target: str) -> str:
+    """The temp table holding one target table's normalized rows of the current chunk."""
+    return _q(f"_ew_norm_{target}")
+
+
+def block_text(block: LineBlock) -> pa.Array | None:
+    """The block as one Arrow string, or None when it is not valid UTF-8 (Arrow validates it)."""
+    try:
+        return pa.array([block.data], pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return None
+
+
+def _unknown_rejects(chunk: Chunk) -> list[Reject]:
+    """Records of an unknown shape: every one is quarantined, never dropped."""
+    return [Reject(line, idx, raw, "unknown shape: not a diagnostic record, Graph object or Log Analytics row")
+            for line, idx, raw in zip(chunk.table.column("line").to_pylist(), chunk.table.column("idx").to_pylist(),
+                                      chunk.table.column("raw").to_pylist(), strict=True)]
 
 
 def _cast(table: pa.Table, target: pa.Schema) -> pa.Table:

@@ -1,0 +1,125 @@
+"""Prepare chunks on several DuckDB connections at once; store them in file order.
+
+One DuckDB statement over a ~64 MB chunk runs on one core: a chunk (~16k records of ~4 KB) is far
+below DuckDB's parallel-scan unit, a 122,880-row group. So the ingest uses the machine's cores the
+other way round: ``workers`` connections (cursors of the warehouse's database) each *prepare* a
+chunk — frame, stage, normalize into that connection's temp tables, the JSON-heavy ~80% of the
+work — while *commits* (the ``Id`` anti-join and the append) run one at a time in chunk order,
+so the first occurrence of an ``Id`` still wins and record indexes still count from the start of
+the file. Memory stays bounded: at most ``workers`` chunks are in flight, plus the one being read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from entrawatch.readers.framing import Chunk
+from entrawatch.readers.normalize import ChunkCounts, Normalizer, block_text
+
+
+class _Aborted(Exception):
+    """An earlier chunk failed; later ones must not commit."""
+
+
+class _Turns:
+    """Hands out commit turns in sequence order; a failure stops every later turn."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._failed = False
+
+    def take(self, seq: int) -> None:
+        with self._cond:
+            while self._next != seq and not self._failed:
+                self._cond.wait()
+            if self._failed:
+                raise _Aborted
+
+    def give_back(self, ok: bool) -> None:
+        with self._cond:
+            self._next += 1
+            self._failed = self._failed or not ok
+            self._cond.notify_all()
+
+    def fail(self) -> None:
+        with self._cond:
+            self._failed = True
+            self._cond.notify_all()
+
+
+class Pipeline:
+    """Runs chunks of one ingest through ``workers`` connections; see the module docstring."""
+
+    def __init__(self, normalizer: Normalizer, workers: int) -> None:
+        self.normalizer = normalizer
+        self.workers = workers
+        self._cursors: queue.Queue = queue.Queue()
+        self._opened = [normalizer.cursor() for _ in range(workers)]
+        for con in self._opened:
+            self._cursors.put(con)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="entrawatch-ingest")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        for con in self._opened:
+            con.close()
+
+    def run(self, chunks: Iterator[Chunk], **ctx: object) -> Iterator[ChunkCounts]:
+        """Counts per chunk, in chunk order. A read error raised by ``chunks`` surfaces after the
+        chunks read before it are stored, exactly as when chunks are processed one by one."""
+        turns = _Turns()
+        pending: deque[Future] = deque()
+        read_error: Exception | None = None
+        try:
+            items = iter(chunks)
+            for seq in itertools.count():
+                try:
+                    chunk = next(items)
+                except StopIteration:
+                    break
+                except Exception as err:  # noqa: BLE001 - re-raised below, once the chunks before it are stored
+                    read_error = err
+                    break
+                pending.append(self._pool.submit(self._job, chunk, seq, turns, ctx))
+                while len(pending) > self.workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+            if read_error is not None:
+                raise read_error
+        finally:
+            turns.fail()  # a no-op once every chunk committed; otherwise later chunks must not
+            for future in pending:
+                future.exception()  # wait, so no cursor is still busy
+
+    def _job(self, chunk: Chunk, seq: int, turns: _Turns, ctx: dict) -> ChunkCounts:
+        con = self._cursors.get()
+        try:
+            # Blocks that are not valid UTF-8 as a whole (or of an unknown shape) are framed line
+            # by line and processed on the warehouse's connection, in their turn.
+            fallback = chunk.block is not None and (ctx["family"] == "unknown" or block_text(chunk.block) is None)
+            prepared, error = None, None
+            if not fallback:
+                try:
+                    prepared = self.normalizer.prepare(con, chunk, **ctx)
+                except Exception as err:  # noqa: BLE001 - raised in turn, so the chunks before still commit
+                    error = err
+            turns.take(seq)
+            try:
+                if error is not None:
+                    raise error
+                counts = (self.normalizer.process(chunk, **ctx) if fallback
+                          else self.normalizer.commit(prepared, chunk, **ctx))
+            except BaseException:
+                turns.give_back(ok=False)
+                raise
+            turns.give_back(ok=True)
+            return counts
+        finally:
+            self._cursors.put(con)

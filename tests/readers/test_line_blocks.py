@@ -1,0 +1,105 @@
+"""JSON-lines framing in SQL (line blocks) must number, strip and refuse lines exactly as the
+per-line Python framing does; the Python framing stays as the fallback for blocks that are not
+valid UTF-8 as a whole."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reader_oracle import rows
+
+from entrawatch.readers import framing, ingest_paths, mapping, sqlgen
+from entrawatch.readers.framing import LineBlock, RecordCounter
+
+
+def _record(record_id: str, category: str = "SignInLogs", **props: object) -> bytes:
+    return json.dumps({
+        "time": "2025-03-10T08:00:05Z", "category": category, "resultType": "0",
+        "properties": {"id": record_id, "userPrincipalName": "alice@contoso.com", **props},
+    }).encode()
+
+
+def _staged_sql(data: bytes, first_line: int, next_idx: int) -> list[tuple]:
+    """(line, idx, raw) as the SQL block framing stages them."""
+    con = duckdb.connect()
+    text = pa.array([data], pa.large_binary()).cast(pa.large_string())
+    con.register(sqlgen.BLOCK_LINES, pa.table({"block": text}))
+    con.execute(f"CREATE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_block_sql(mapping.DIAG)}",
+                [next_idx, first_line, None, None]).fetchall()
+    return con.execute(f"SELECT line, idx, raw FROM {sqlgen.STAGE} ORDER BY line").fetchall()
+
+
+def _framed_python(data: bytes, first_line: int, next_idx: int) -> list[tuple]:
+    chunk = framing.frame_lines(LineBlock(data, first_line, RecordCounter(next_idx)))
+    assert not chunk.rejects
+    t = chunk.table
+    return list(zip(t.column("line").to_pylist(), t.column("idx").to_pylist(), t.column("raw").to_pylist(),
+                    strict=True))
+
+
+_PADDING = st.text(alphabet=" \t\r\x0b\x0c\x1c\x85\xa0\u2028\u3000\ufeff", max_size=3)
+_LINE = st.one_of(
+    st.builds(lambda a, b, c: a + b + c, _PADDING, st.sampled_from(['{"category":"SignInLogs"}', "[1]", "{bad", "x"]),
+              _PADDING),
+    _PADDING,  # blank or whitespace-only lines
+    st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=12),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_LINE, max_size=12), trailing_newline=st.booleans(),
+       first_line=st.integers(1, 10_000), next_idx=st.integers(0, 10_000))
+def test_sql_framing_equals_python_framing(lines, trailing_newline, first_line, next_idx):
+    data = "\n".join(lines).encode() + (b"\n" if trailing_newline and lines else b"")
+    assert _staged_sql(data, first_line, next_idx) == _framed_python(data, first_line, next_idx)
+
+
+def test_invalid_utf8_refuses_only_that_line(warehouse, tmp_path):
+    path = tmp_path / "PT1H.json"
+    path.write_bytes(b"\n".join([
+        _record("ok-1"),
+        b"",
+        b'{"category": "SignInLogs", "bad": "\xff\xfe"}',
+        b"\xef\xbb\xbf" + _record("ok-2") + b"\r",
+        b"   ",
+        _record("ok-3"),
+    ]) + b"\n")
+    report = ingest_paths([path], warehouse)
+    assert report.totals.inserted == 3 and report.totals.quarantined == 1
+    assert report.totals.reconciles
+    bad = rows(warehouse, 'SELECT "LineNumber", "RecordIndex", "Reason" FROM "_Quarantine"')
+    assert bad == [{"LineNumber": 3, "RecordIndex": 1, "Reason": "invalid UTF-8: invalid start byte"}]
+    ids = rows(warehouse, 'SELECT "Id" FROM "SigninLogs" ORDER BY "Id"')
+    assert [r["Id"] for r in ids] == ["ok-1", "ok-2", "ok-3"]
+
+
+@pytest.mark.parametrize("block_bytes", [64, 300, 1 << 20])
+def test_blocks_number_lines_and_records_across_block_boundaries(warehouse, tmp_path, monkeypatch, block_bytes):
+    monkeypatch.setattr(framing, "CHUNK_BYTES", block_bytes)
+    lines = []
+    for i in range(30):
+        lines.append(_record(f"r-{i}") if i % 7 != 3 else b"{malformed")
+        if i % 5 == 0:
+            lines.append(b"")
+    lines.insert(12, b"\xc3\x28 not utf-8")  # the block holding it falls back to Python framing
+    path = tmp_path / "PT1H.json"
+    path.write_bytes(b"\n".join(lines))
+    report = ingest_paths([path], warehouse)
+    assert report.totals.reconciles and report.totals.read == 31
+    quarantined = rows(warehouse, 'SELECT "LineNumber", "RecordIndex", "Reason" FROM "_Quarantine" ORDER BY 1')
+    expected = []
+    idx = 0
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        if line.startswith(b"{malformed"):
+            expected.append({"LineNumber": number, "RecordIndex": idx, "Reason": "malformed JSON"})
+        elif line.startswith(b"\xc3"):
+            expected.append({"LineNumber": number, "RecordIndex": idx, "Reason": "invalid UTF-8: invalid continuation byte"})
+        idx += 1
+    assert quarantined == expected
