@@ -149,6 +149,14 @@ def _key_ids(value: str | None) -> set[str]:
     return set(re.findall(r"KeyIdentifier=([0-9a-f-]+)", value or ""))
 
 
+def _sp_signins(simulated, entry: dict) -> list[dict]:
+    """Every sign-in of the scenario's one service principal over the whole run: the workload checks compare
+    what it did before and after the scenario, not only inside the scenario's span."""
+    (sp_id,) = entry["entities"]["service_principals"]
+    return [env["properties"] for env in simulated.by_table("AADServicePrincipalSignInLogs")
+            if env["properties"]["servicePrincipalId"] == sp_id]
+
+
 def _credential_change(simulated, entry: dict) -> tuple[dict, dict]:
     audits = [p for p in _in_span(simulated, entry, "AuditLogs") if "KeyDescription" in orjson.dumps(p).decode()]
     (change,) = audits
@@ -158,12 +166,10 @@ def _credential_change(simulated, entry: dict) -> tuple[dict, dict]:
 
 def test_dormant_sp_gets_secret_then_signs_in_with_it(simulated) -> None:
     entry = _entry(simulated, "dormant_sp_new_secret")
-    (sp_id,) = entry["entities"]["service_principals"]
     change, prop = _credential_change(simulated, entry)
     assert change["activityDisplayName"] == "Add service principal credentials"
     added = _key_ids(prop["newValue"]) - _key_ids(prop["oldValue"])
-    sp_rows = [env["properties"] for env in simulated.by_table("AADServicePrincipalSignInLogs")
-               if env["properties"]["servicePrincipalId"] == sp_id]
+    sp_rows = _sp_signins(simulated, entry)
     assert all(_when(p) > _when(change) for p in sp_rows), "a dormant SP must not sign in before the change"
     assert sp_rows and {p["servicePrincipalCredentialKeyId"] for p in sp_rows} <= added
 
@@ -217,10 +223,7 @@ def test_workload_identity_anomalies(simulated) -> None:
             if p["servicePrincipalId"] in mi["entities"]["service_principals"]]
     assert any(not p["ipAddress"].startswith(azure) for p in rows)
     spc = _entry(simulated, "sp_new_country")
-    (sp_id,) = spc["entities"]["service_principals"]
-    before = {env["properties"]["location"]["countryOrRegion"] for env in simulated.by_table(
-        "AADServicePrincipalSignInLogs") if env["properties"]["servicePrincipalId"] == sp_id
-        and _when(env["properties"]) < spc["start"][:19]}
+    before = {p["location"]["countryOrRegion"] for p in _sp_signins(simulated, spc) if _when(p) < spc["start"][:19]}
     assert before and spc["entities"]["countries"][0] not in before
 
 
@@ -273,12 +276,10 @@ def test_benign_lookalikes_are_clean(simulated) -> None:
 
 def test_secret_rotation_keeps_signing_in_from_usual_ip_with_new_key(simulated) -> None:
     entry = _entry(simulated, "benign_secret_rotation")
-    (sp_id,) = entry["entities"]["service_principals"]
     change, prop = _credential_change(simulated, entry)
     old, new = _key_ids(prop["oldValue"]), _key_ids(prop["newValue"])
     assert old and len(new - old) == 1
-    later = [env["properties"] for env in simulated.by_table("AADServicePrincipalSignInLogs")
-             if env["properties"]["servicePrincipalId"] == sp_id and _when(env["properties"]) > _when(change)[:16] + ":59"
-             and env["properties"]["createdDateTime"][:19] > entry["end"][:19]]
+    later = [p for p in _sp_signins(simulated, entry)
+             if _when(p) > _when(change)[:16] + ":59" and p["createdDateTime"][:19] > entry["end"][:19]]
     assert later and {p["servicePrincipalCredentialKeyId"] for p in later} == new - old
     assert {p["ipAddress"] for p in later} <= set(entry["entities"]["ips"])

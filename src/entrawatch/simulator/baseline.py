@@ -239,15 +239,9 @@ class Baseline:
                     created = t + jitter
                     cred = next(c for c in reversed(sp.credentials) if c.active_from <= created)
                     key = (sp.object_id, resource, ip, cred.key_id)
-                    template = self.templates.get(key)
-                    if error or template is None:
-                        event = ev.sp_signin(self.tenant, rng, created, sp, resource, ip, sp.place, error=error,
-                                             key_id=cred.key_id, cert_thumbprint=cred.thumbprint)
-                        if not error:
-                            self.templates[key] = event
-                    else:
-                        event = ev.from_template(template, rng, created, 5, 115)
-                    out.append(event)
+                    out.append(self._copy(key, error, rng, created, 5, 115) or self._keep(key, error, ev.sp_signin(
+                        self.tenant, rng, created, sp, resource, ip, sp.place, error=error, key_id=cred.key_id,
+                        cert_thumbprint=cred.thumbprint)))
                 t += step
 
     def _mi_hour(self, hour_start: int, rng: random.Random, out: list) -> None:
@@ -259,15 +253,26 @@ class Baseline:
                     error = 7000232 if rng.random() < 0.002 else 0
                     created = t + int(rng.random() * 5_000_000)
                     key = (mi.object_id, resource)
-                    template = self.templates.get(key)
-                    if error or template is None:
-                        event = ev.mi_signin(self.tenant, rng, created, mi, resource, mi.ip, mi.place, error=error)
-                        if not error:
-                            self.templates[key] = event
-                    else:
-                        event = ev.from_template(template, rng, created, 0, 1)
-                    out.append(event)
+                    out.append(self._copy(key, error, rng, created, 0, 1) or self._keep(key, error, ev.mi_signin(
+                        self.tenant, rng, created, mi, resource, mi.ip, mi.place, error=error)))
                 t += step
+
+    # A workload's scheduled sign-ins: the first success per key (workload, resource, ...) becomes the template that
+    # later ones copy with fresh ids and times (``events.from_template``, the hot path); failures are built in
+    # full and never become templates, so a template always describes a success. Callers write
+    # ``self._copy(...) or self._keep(..., build(...))`` so the full build is only evaluated on a miss.
+
+    def _copy(self, key: tuple, error: int, rng: random.Random, created: int, min_ms: int,
+              spread_ms: int) -> ev.Event | None:
+        """A copy of ``key``'s template, or None when there is none yet or this sign-in fails."""
+        template = None if error else self.templates.get(key)
+        return None if template is None else ev.from_template(template, rng, created, min_ms, spread_ms)
+
+    def _keep(self, key: tuple, error: int, event: ev.Event) -> ev.Event:
+        """Return a fully built sign-in, remembering it as ``key``'s template when it succeeded."""
+        if not error:
+            self.templates[key] = event
+        return event
 
     def _audit_hour(self, hour_start: int, rng: random.Random, out: list) -> None:
         tenant = self.tenant

@@ -283,26 +283,29 @@ def from_template(template: Event, rng: random.Random, created: int, min_ms: int
 
 # --- service principals and managed identities ---------------------------------------------------------------
 
-def sp_signin(tenant: Tenant, rng: random.Random, created: int, sp: ServicePrincipal, resource: str, ip: str,
-              place: Place, *, key_id: str | None = None, cert_thumbprint: str | None = None, error: int = 0,
-              ca_outcome: str = "not_evaluated") -> Event:
-    """A client-credentials token request by a custom application's service principal."""
+def _workload_props(tenant: Tenant, rng: random.Random, created: int, *, app_id: str, principal_name: str,
+                    principal_id: str, resource: str, ip: str, place: Place, error: int,
+                    failure_details: str | None, ca_status: str, ca_policies: list[dict],
+                    processing_details: list[dict], credential_type: str, processing_ms: tuple[int, int],
+                    key_id: str, thumbprint: str, managed_identity: dict | None) -> dict:
+    """The ``properties`` of a workload sign-in, shared by both workload tables and in Entra's field order.
+
+    Service principal and managed identity records carry the same fields except three: a managed identity has
+    no ``appDisplayName`` and adds ``managedServiceIdentity`` and ``conditionalAccessAudiences``. Building both
+    here keeps the two tables' common columns from drifting apart; the field order and the order of the random
+    draws (id, correlation id, processing time, token id) are part of the byte-identical output.
+    """
     resource_id, resource_name = data.RESOURCES[resource]
-    cred = sp.credentials[-1] if sp.credentials else None
-    if key_id is None and cred is not None:
-        key_id = cred.key_id
-        cert_thumbprint = cred.thumbprint
-    is_cert = bool(cert_thumbprint)
     status: dict = {"errorCode": error}
     if error:
         status["failureReason"] = data.ERRORS.get(error, "Other.")
-        status["additionalDetails"] = ""
-    ca_status, ca_policies = ca(tenant, ca_outcome) if ca_outcome != "not_evaluated" else ("notApplied", _EMPTY)
-    props = {
-        "id": guid(rng),
-        "createdDateTime": iso(created, "+00:00"),
-        "appId": sp.app_id,
-        "appDisplayName": sp.name,
+        if failure_details is not None:
+            status["additionalDetails"] = failure_details
+    min_ms, spread_ms = processing_ms
+    props = {"id": guid(rng), "createdDateTime": iso(created, "+00:00"), "appId": app_id}
+    if managed_identity is None:
+        props["appDisplayName"] = principal_name
+    props.update({
         "ipAddress": ip,
         "status": status,
         "location": place.location(),
@@ -311,10 +314,9 @@ def sp_signin(tenant: Tenant, rng: random.Random, created: int, sp: ServicePrinc
         "appliedConditionalAccessPolicies": ca_policies,
         "isInteractive": False,
         "tokenIssuerType": "AzureAD",
-        "authenticationProcessingDetails": [{"key": "Azure AD App Authentication Library",
-                                             "value": f"Family: MSAL Library: {sp.user_agent.split(' ')[0]}"}],
-        "clientCredentialType": "certificate" if is_cert else "clientSecret",
-        "processingTimeInMilliseconds": 5 + int(rng.random() * 115),
+        "authenticationProcessingDetails": processing_details,
+        "clientCredentialType": credential_type,
+        "processingTimeInMilliseconds": min_ms + int(rng.random() * spread_ms) if spread_ms else min_ms,
         "riskDetail": "none",
         "riskLevelAggregated": "none",
         "riskLevelDuringSignIn": "none",
@@ -322,11 +324,15 @@ def sp_signin(tenant: Tenant, rng: random.Random, created: int, sp: ServicePrinc
         "resourceDisplayName": resource_name,
         "resourceId": resource_id,
         "resourceServicePrincipalId": tenant.resource_sp_ids[resource],
-        "servicePrincipalName": sp.name,
-        "servicePrincipalId": sp.object_id,
-        "servicePrincipalCredentialKeyId": key_id or "",
-        "servicePrincipalCredentialThumbprint": cert_thumbprint or "",
+        "servicePrincipalName": principal_name,
+        "servicePrincipalId": principal_id,
+        "servicePrincipalCredentialKeyId": key_id,
+        "servicePrincipalCredentialThumbprint": thumbprint,
         "federatedCredentialId": "",
+    })
+    if managed_identity is not None:
+        props["managedServiceIdentity"] = managed_identity
+    props.update({
         "uniqueTokenIdentifier": token_id(rng),
         "incomingTokenType": "none",
         "authenticationProtocol": "none",
@@ -335,58 +341,43 @@ def sp_signin(tenant: Tenant, rng: random.Random, created: int, sp: ServicePrinc
         "resourceTenantId": tenant.tenant_id,
         "appOwnerTenantId": tenant.tenant_id,
         "resourceOwnerTenantId": data.MICROSOFT_TENANT_ID,
-        "autonomousSystemNumber": place.asn,
-    }
+    })
+    if managed_identity is not None:
+        props["conditionalAccessAudiences"] = _EMPTY
+    props["autonomousSystemNumber"] = place.asn
+    return props
+
+
+def sp_signin(tenant: Tenant, rng: random.Random, created: int, sp: ServicePrincipal, resource: str, ip: str,
+              place: Place, *, key_id: str | None = None, cert_thumbprint: str | None = None, error: int = 0,
+              ca_outcome: str = "not_evaluated") -> Event:
+    """A client-credentials token request by a custom application's service principal."""
+    cred = sp.credentials[-1] if sp.credentials else None
+    if key_id is None and cred is not None:
+        key_id = cred.key_id
+        cert_thumbprint = cred.thumbprint
+    ca_status, ca_policies = ca(tenant, ca_outcome) if ca_outcome != "not_evaluated" else ("notApplied", _EMPTY)
+    library = [{"key": "Azure AD App Authentication Library",
+                "value": f"Family: MSAL Library: {sp.user_agent.split(' ')[0]}"}]
+    props = _workload_props(
+        tenant, rng, created, app_id=sp.app_id, principal_name=sp.name, principal_id=sp.object_id,
+        resource=resource, ip=ip, place=place, error=error, failure_details="", ca_status=ca_status,
+        ca_policies=ca_policies, processing_details=library,
+        credential_type="certificate" if cert_thumbprint else "clientSecret", processing_ms=(5, 115),
+        key_id=key_id or "", thumbprint=cert_thumbprint or "", managed_identity=None)
     return Event(created + ingest_delay(rng), created, SERVICE_PRINCIPAL, props)
 
 
 def mi_signin(tenant: Tenant, rng: random.Random, created: int, mi: ManagedIdentity, resource: str, ip: str,
               place: Place, *, error: int = 0) -> Event:
     """A managed identity fetching a token from the instance metadata endpoint."""
-    resource_id, resource_name = data.RESOURCES[resource]
-    status: dict = {"errorCode": error}
-    if error:
-        status["failureReason"] = data.ERRORS.get(error, "Other.")
-    props = {
-        "id": guid(rng),
-        "createdDateTime": iso(created, "+00:00"),
-        "appId": mi.app_id,
-        "ipAddress": ip,
-        "status": status,
-        "location": place.location(),
-        "correlationId": guid(rng),
-        "conditionalAccessStatus": "notApplied",
-        "appliedConditionalAccessPolicies": _EMPTY,
-        "isInteractive": False,
-        "tokenIssuerType": "AzureAD",
-        "authenticationProcessingDetails": _EMPTY,
-        "clientCredentialType": "managedIdentity",
-        "processingTimeInMilliseconds": 0,
-        "riskDetail": "none",
-        "riskLevelAggregated": "none",
-        "riskLevelDuringSignIn": "none",
-        "riskState": "none",
-        "resourceDisplayName": resource_name,
-        "resourceId": resource_id,
-        "resourceServicePrincipalId": tenant.resource_sp_ids[resource],
-        "servicePrincipalName": mi.name,
-        "servicePrincipalId": mi.object_id,
-        "servicePrincipalCredentialKeyId": "",
-        "servicePrincipalCredentialThumbprint": "",
-        "federatedCredentialId": "",
-        "managedServiceIdentity": {"msiType": mi.msi_type, "associatedResourceId": mi.resource_id,
-                                   "federatedTokenId": "", "federatedTokenIssuer": ""},
-        "uniqueTokenIdentifier": token_id(rng),
-        "incomingTokenType": "none",
-        "authenticationProtocol": "none",
-        "crossTenantAccessType": "none",
-        "tenantId": tenant.tenant_id,
-        "resourceTenantId": tenant.tenant_id,
-        "appOwnerTenantId": tenant.tenant_id,
-        "resourceOwnerTenantId": data.MICROSOFT_TENANT_ID,
-        "conditionalAccessAudiences": _EMPTY,
-        "autonomousSystemNumber": place.asn,
-    }
+    identity = {"msiType": mi.msi_type, "associatedResourceId": mi.resource_id, "federatedTokenId": "",
+                "federatedTokenIssuer": ""}
+    props = _workload_props(
+        tenant, rng, created, app_id=mi.app_id, principal_name=mi.name, principal_id=mi.object_id,
+        resource=resource, ip=ip, place=place, error=error, failure_details=None, ca_status="notApplied",
+        ca_policies=_EMPTY, processing_details=_EMPTY, credential_type="managedIdentity", processing_ms=(0, 0),
+        key_id="", thumbprint="", managed_identity=identity)
     return Event(created + ingest_delay(rng), created, MANAGED_IDENTITY, props)
 
 

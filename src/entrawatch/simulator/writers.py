@@ -17,14 +17,7 @@ import orjson
 
 from entrawatch.errors import SimulatorError
 from entrawatch.simulator import shapes
-from entrawatch.simulator.events import (
-    AUDIT,
-    MANAGED_IDENTITY,
-    NONINTERACTIVE,
-    SERVICE_PRINCIPAL,
-    SIGNIN,
-    Event,
-)
+from entrawatch.simulator.events import AUDIT, Event
 from entrawatch.simulator.util import US_PER_HOUR, from_us
 
 FORMATS = ("diagnostic", "graph", "loganalytics", "portal")
@@ -127,11 +120,9 @@ class DiagnosticWriter(Writer):
 class GraphWriter(Writer):
     """Graph list responses: ``graph/<stream>/page-000001.json`` with ``@odata.nextLink`` chaining the pages."""
 
-    STREAMS = {SIGNIN: "signIns-interactiveUser", NONINTERACTIVE: "signIns-nonInteractiveUser",
-               SERVICE_PRINCIPAL: "signIns-servicePrincipal", MANAGED_IDENTITY: "signIns-managedIdentity",
-               AUDIT: "directoryAudits"}
-    FILTERS = {SIGNIN: "interactiveUser", NONINTERACTIVE: "nonInteractiveUser",
-               SERVICE_PRINCIPAL: "servicePrincipal", MANAGED_IDENTITY: "managedIdentity"}
+    #: The ``signInEventTypes`` value each sign-in stream's pages are filtered on (also its folder name).
+    FILTERS = shapes.EVENT_TYPE
+    STREAMS = {**{table: f"signIns-{kind}" for table, kind in FILTERS.items()}, AUDIT: "directoryAudits"}
 
     def __init__(self, *args, page_size: int = 1000, folder: str = "graph", **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -41,7 +41,11 @@ class ScenarioSpec:
     streams: tuple[str, ...]
     expected: str
     history_days: float  # baseline days the detection needs before the scenario
-    build: Callable[[Context, random.Random, int], Outcome]
+    build: Builder
+
+
+#: A scenario builder: ``build(ctx, rng, t0) -> Outcome``.
+Builder = Callable[["Context", random.Random, int], Outcome]
 
 
 class Context:

@@ -46,6 +46,19 @@ def _sp_uses(ctx: Context, rng: random.Random, sp: ServicePrincipal, t: int, cou
                                        key_id=cred.key_id, cert_thumbprint=cred.thumbprint or None))
 
 
+def _secret_added_then_used(ctx: Context, rng: random.Random, t: int, actor: dict, sp: ServicePrincipal,
+                            secret: Credential, ip: str, place: Place, out: Outcome, *, on_application: bool,
+                            after_minutes: float, uses: int) -> None:
+    """The core of the credential attacks: a secret is added (from PowerShell), then the app signs in with it.
+
+    The audit record keeps the credentials the object already had in ``KeyDescription``'s old value, and the
+    sign-ins come from the address that added the secret: the pair is what the credential rules correlate.
+    """
+    out.events.append(credential_audit(rng, t, actor, sp, list(sp.credentials), [*sp.credentials, secret],
+                                       on_application=on_application, user_agent=data.POWERSHELL_UA))
+    _sp_uses(ctx, rng, sp, t + minutes(after_minutes), uses, ip, place, secret, out)
+
+
 def _new_app(rng: random.Random, name: str, resources: tuple[str, ...], ip: str, place: Place) -> ServicePrincipal:
     return ServicePrincipal(app_id=guid(rng), object_id=guid(rng), application_object_id=guid(rng), name=name,
                             credentials=[], ips=(ip,), place=place, resources=resources, interval_minutes=60,
@@ -79,10 +92,8 @@ def dormant_sp_new_secret(ctx: Context, rng: random.Random, t0: int) -> Outcome:
     if not history:
         out.notes.append("the service principal is dormant from the start of the simulated period (runs shorter "
                          "than ~38 days cannot show 30 days of silence after activity)")
-    out.events.append(credential_audit(rng, t0, ev.user_actor(actor, ip), sp, list(sp.credentials),
-                                       [*sp.credentials, secret], on_application=False,
-                                       user_agent=data.POWERSHELL_UA))
-    _sp_uses(ctx, rng, sp, t0 + minutes(47), 8, ip, place, secret, out)
+    _secret_added_then_used(ctx, rng, t0, ev.user_actor(actor, ip), sp, secret, ip, place, out,
+                            on_application=False, after_minutes=47, uses=8)
     return out
 
 
@@ -95,9 +106,8 @@ def first_credential_then_use(ctx: Context, rng: random.Random, t0: int) -> Outc
                   service_principals=[sp.object_id])
     actor_json = ev.user_actor(actor, ip)
     out.events.extend(_app_created(rng, t0 - minutes(95), actor_json, sp))
-    out.events.append(credential_audit(rng, t0, actor_json, sp, [], [secret], on_application=True,
-                                       user_agent=data.POWERSHELL_UA))
-    _sp_uses(ctx, rng, sp, t0 + minutes(12), 6, ip, place, secret, out)
+    _secret_added_then_used(ctx, rng, t0, actor_json, sp, secret, ip, place, out, on_application=True,
+                            after_minutes=12, uses=6)
     return out
 
 
@@ -113,9 +123,8 @@ def credential_after_admin_consent(ctx: Context, rng: random.Random, t0: int) ->
                                     "Mail.ReadWrite Files.ReadWrite.All User.Read", admin=True,
                                     resource_sp_id=ctx.tenant.resource_sp_ids["graph"]))
     out.events[-1].props["initiatedBy"]["user"]["ipAddress"] = consenter.office_ip
-    out.events.append(credential_audit(rng, t0, ev.user_actor(adder, ip), sp, [], [secret], on_application=False,
-                                       user_agent=data.POWERSHELL_UA))
-    _sp_uses(ctx, rng, sp, t0 + minutes(25), 4, ip, place, secret, out)
+    _secret_added_then_used(ctx, rng, t0, ev.user_actor(adder, ip), sp, secret, ip, place, out,
+                            on_application=False, after_minutes=25, uses=4)
     return out
 
 
