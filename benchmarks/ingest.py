@@ -41,7 +41,7 @@ import sys
 from entrawatch.readers import ingest_paths
 from entrawatch.warehouse import DuckDBWarehouse
 wh = DuckDBWarehouse(sys.argv[2])
-report = ingest_paths([sys.argv[1]], wh)
+report = ingest_paths([sys.argv[1]], wh, workers=int(sys.argv[3]) if sys.argv[3] != "default" else None)
 t = report.totals
 print(t.read, t.inserted, t.duplicates, t.quarantined)
 wh.close()
@@ -114,6 +114,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--workdir", default=None, help="where to write the input (default: a temp dir)")
+    parser.add_argument("--workers", default="default",
+                        help="chunks prepared at once (ingest_paths workers=; default: DuckDB's thread count)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="alternate reference and entrawatch runs this many times; report each and the median ratio")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
@@ -121,19 +125,32 @@ def main() -> None:
         t0 = time.perf_counter()
         records = write_input(data, args.size_mb)
         size_mb = data.stat().st_size / (1 << 20)
-        print(f"input: {records:,} records, {size_mb:,.0f} MB ({time.perf_counter() - t0:.1f} s to write)")
-        ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(data), str(work / "ref.duckdb"))
-        ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "ew.duckdb"))
-        read, inserted, dups, quarantined = (int(x) for x in ew_out.split())
-        if read != records or inserted + dups + quarantined != read:
-            sys.exit(f"entrawatch counts do not reconcile: {ew_out} for {records} records")
-        print(f"reference read_json : {ref_s:7.1f} s  {records / ref_s:10,.0f} records/s  "
-              f"{size_mb / ref_s:7.1f} MB/s  CPU {ref_cpu:6.1f} s  peak RSS {ref_rss:,.0f} MB  ({ref_out} rows)")
-        print(f"entrawatch ingest   : {ew_s:7.1f} s  {records / ew_s:10,.0f} records/s  "
-              f"{size_mb / ew_s:7.1f} MB/s  CPU {ew_cpu:6.1f} s  peak RSS {ew_rss:,.0f} MB  "
-              f"(inserted {inserted:,}, duplicates {dups:,}, quarantined {quarantined:,})")
-        print(f"ratio entrawatch/reference: {ref_s / ew_s:.2f}x wall, {ref_cpu / ew_cpu:.2f}x CPU  (goal >= 0.8x); "
-              f"cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+        print(f"input: {records:,} records, {size_mb:,.0f} MB ({time.perf_counter() - t0:.1f} s to write); "
+              f"workers={args.workers}")
+        ratios: list[tuple[float, float]] = []
+        for run in range(args.repeat):
+            for name in ("ref.duckdb", "ew.duckdb"):
+                (work / name).unlink(missing_ok=True)
+            load = os.getloadavg()[0]
+            ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(data), str(work / "ref.duckdb"))
+            ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "ew.duckdb"),
+                                                     args.workers)
+            read, inserted, dups, quarantined = (int(x) for x in ew_out.split())
+            if read != records or inserted + dups + quarantined != read:
+                sys.exit(f"entrawatch counts do not reconcile: {ew_out} for {records} records")
+            print(f"run {run + 1}, load average {load:.1f}")
+            print(f"  reference read_json : {ref_s:7.1f} s  {records / ref_s:10,.0f} records/s  "
+                  f"{size_mb / ref_s:7.1f} MB/s  CPU {ref_cpu:6.1f} s  peak RSS {ref_rss:,.0f} MB  ({ref_out} rows)")
+            print(f"  entrawatch ingest   : {ew_s:7.1f} s  {records / ew_s:10,.0f} records/s  "
+                  f"{size_mb / ew_s:7.1f} MB/s  CPU {ew_cpu:6.1f} s  peak RSS {ew_rss:,.0f} MB  "
+                  f"(inserted {inserted:,}, duplicates {dups:,}, quarantined {quarantined:,})")
+            print(f"  ratio entrawatch/reference: {ref_s / ew_s:.2f}x wall, {ref_cpu / ew_cpu:.2f}x CPU")
+            ratios.append((ref_s / ew_s, ref_cpu / ew_cpu))
+        walls = sorted(r[0] for r in ratios)
+        cpus = sorted(r[1] for r in ratios)
+        print(f"median ratio over {len(ratios)} run(s): {walls[len(walls) // 2]:.2f}x wall (records/s), "
+              f"{cpus[len(cpus) // 2]:.2f}x CPU  (goal >= 0.8x); cpus={os.cpu_count()}, "
+              f"load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ def _framed_python(data: bytes, first_line: int, next_idx: int) -> list[tuple]:
                     strict=True))
 
 
+def test_strip_characters_are_pythons_whitespace():
+    assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == sqlgen.STRIP_CHARS
+
+
 _PADDING = st.text(alphabet=" \t\r\x0b\x0c\x1c\x85\xa0\u2028\u3000\ufeff", max_size=3)
 _LINE = st.one_of(
     st.builds(lambda a, b, c: a + b + c, _PADDING, st.sampled_from(['{"category":"SignInLogs"}', "[1]", "{bad", "x"]),
