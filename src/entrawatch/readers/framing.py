@@ -248,21 +248,10 @@ def _document_items(stream: io.BufferedReader) -> Iterator[object]:
         sub_prefix, sub_event, sub_value = next(events)
         if key in ("records", "value") and sub_event == "start_array":
             found_items = True
-            builder = None
-            depth = 0
             for _, e, v in events:
-                if depth == 0 and e == "end_array":
+                if e == "end_array":
                     break
-                if builder is None:
-                    builder = ijson.ObjectBuilder()
-                builder.event(e, v)
-                if e in ("start_map", "start_array"):
-                    depth += 1
-                elif e in ("end_map", "end_array"):
-                    depth -= 1
-                if depth == 0:
-                    yield builder.value
-                    builder = None
+                yield _build(e, v, events)
         else:
             top[key] = _build(sub_event, sub_value, events)
     if not found_items:
