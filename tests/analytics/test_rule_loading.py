@@ -89,6 +89,13 @@ def _rule_text(**overrides: str) -> str:
      "Selected needs"),
     ({"incidentConfiguration": "{groupingConfiguration: {enabled: true, lookbackDuration: P8D}}"}, "7 days"),
     ({"customDetails": "{'bad key': X}"}, "custom detail key"),
+    ({"entityMappings": "{Account: x}"}, "entityMappings must be a list"),
+    ({"customDetails": "[a, b]"}, "customDetails must map a key to a column name"),
+    ({"alertDetailsOverride": "[x]"}, "alertDetailsOverride must be a mapping"),
+    ({"incidentConfiguration": "[x]"}, "incidentConfiguration must be a mapping"),
+    ({"incidentConfiguration": "{groupingConfiguration: [x]}"}, "groupingConfiguration must be a mapping"),
+    ({"entrawatch": "[x]"}, "the entrawatch section must be a mapping"),
+    ({"tests": "{name: x}"}, "tests must be a list"),
 ])
 def test_single_problems(tmp_path, overrides, expected):
     path = tmp_path / "rule.yaml"
@@ -96,6 +103,9 @@ def test_single_problems(tmp_path, overrides, expected):
     _rule, _doc, problems = load_rule_file(path, require_tests=False)
     assert len(problems) == 1, problems
     assert expected in str(problems[0])
+    key = next(iter(overrides))
+    if overrides[key] is not None:  # the problem points at the line of the overridden key
+        assert problems[0].line == _rule_text(**overrides).splitlines().index(f"{key}: {overrides[key]}") + 1
 
 
 def test_valid_minimal_rule_has_no_problem(tmp_path):

@@ -45,6 +45,21 @@ class _Collector:
         field = ".".join(str(p) for p in key_path) or None
         self.problems.append(RuleError(message, path=self.path, line=self.doc.line(*key_path), field=field))
 
+    def section(self, parent: dict[str, Any], *key_path: str, expected: type, message: str | None = None) -> Any:
+        """An optional block under ``parent`` (at ``key_path``): its value, or None when absent or mistyped.
+
+        A mistyped block is reported once here, so each check can return early on None without
+        repeating the "must be a list / mapping" branch.
+        """
+        value = parent.get(key_path[-1])
+        if value is None:
+            return None
+        if not isinstance(value, expected):
+            shape = "a list" if expected is list else "a mapping"
+            self.add(message or f"{key_path[-1]} must be {shape}", *key_path)
+            return None
+        return value
+
 
 def validate_document(doc: LocatedDocument, path: Path | str, *, kind: str = "Scheduled",
                       require_tests: bool = True) -> list[RuleError]:
@@ -156,11 +171,8 @@ def _check_schedule(out: _Collector, data: dict[str, Any]) -> None:
 
 
 def _check_entities(out: _Collector, data: dict[str, Any]) -> None:
-    mappings = data.get("entityMappings")
+    mappings = out.section(data, "entityMappings", expected=list)
     if mappings is None:
-        return
-    if not isinstance(mappings, list):
-        out.add("entityMappings must be a list", "entityMappings")
         return
     if len(mappings) > voc.MAX_ENTITY_MAPPINGS:
         out.add(f"{len(mappings)} entity mappings; Sentinel allows {voc.MAX_ENTITY_MAPPINGS}", "entityMappings")
@@ -195,23 +207,17 @@ def _check_entities(out: _Collector, data: dict[str, Any]) -> None:
 
 
 def _check_details(out: _Collector, data: dict[str, Any]) -> None:
-    custom = data.get("customDetails")
-    if custom is not None:
-        if not isinstance(custom, dict):
-            out.add("customDetails must map a key to a column name", "customDetails")
-        else:
-            if len(custom) > voc.MAX_CUSTOM_DETAILS:
-                out.add(f"{len(custom)} custom details; Sentinel allows {voc.MAX_CUSTOM_DETAILS}", "customDetails")
-            for key, column in custom.items():
-                if not _CUSTOM_KEY.match(str(key)):
-                    out.add(f"custom detail key {key!r} must be letters, digits or _ (max 20)", "customDetails", key)
-                if not isinstance(column, str) or not column:
-                    out.add(f"custom detail {key!r} must name a column", "customDetails", key)
-    override = data.get("alertDetailsOverride")
+    custom = out.section(data, "customDetails", expected=dict,
+                         message="customDetails must map a key to a column name") or {}
+    if len(custom) > voc.MAX_CUSTOM_DETAILS:
+        out.add(f"{len(custom)} custom details; Sentinel allows {voc.MAX_CUSTOM_DETAILS}", "customDetails")
+    for key, column in custom.items():
+        if not _CUSTOM_KEY.match(str(key)):
+            out.add(f"custom detail key {key!r} must be letters, digits or _ (max 20)", "customDetails", key)
+        if not isinstance(column, str) or not column:
+            out.add(f"custom detail {key!r} must name a column", "customDetails", key)
+    override = out.section(data, "alertDetailsOverride", expected=dict)
     if override is None:
-        return
-    if not isinstance(override, dict):
-        out.add("alertDetailsOverride must be a mapping", "alertDetailsOverride")
         return
     for index, prop in enumerate(override.get("alertDynamicProperties") or []):
         name = prop.get("alertProperty") if isinstance(prop, dict) else None
@@ -221,18 +227,10 @@ def _check_details(out: _Collector, data: dict[str, Any]) -> None:
 
 
 def _check_incidents(out: _Collector, data: dict[str, Any]) -> None:
-    config = data.get("incidentConfiguration")
-    if config is None:
-        return
-    if not isinstance(config, dict):
-        out.add("incidentConfiguration must be a mapping", "incidentConfiguration")
-        return
-    grouping = config.get("groupingConfiguration")
-    if grouping is None:
-        return
+    config = out.section(data, "incidentConfiguration", expected=dict)
     base = ("incidentConfiguration", "groupingConfiguration")
-    if not isinstance(grouping, dict):
-        out.add("groupingConfiguration must be a mapping", *base)
+    grouping = None if config is None else out.section(config, *base, expected=dict)
+    if grouping is None:
         return
     lookback = _duration_of(out, data, *base, "lookbackDuration")
     if lookback is not None and not _FIVE_MINUTES <= lookback <= timedelta(days=7):
@@ -261,11 +259,8 @@ def _check_incidents(out: _Collector, data: dict[str, Any]) -> None:
 
 
 def _check_streams(out: _Collector, data: dict[str, Any]) -> None:
-    extras = data.get("entrawatch")
+    extras = out.section(data, "entrawatch", expected=dict, message="the entrawatch section must be a mapping")
     if extras is None:
-        return
-    if not isinstance(extras, dict):
-        out.add("the entrawatch section must be a mapping", "entrawatch")
         return
     known = schema.tables()
     for index, stream in enumerate(extras.get("streams") or []):
@@ -275,13 +270,10 @@ def _check_streams(out: _Collector, data: dict[str, Any]) -> None:
 
 def _check_tests(out: _Collector, data: dict[str, Any], *, hunting: bool, require_tests: bool,
                  rule_path: Path) -> None:
-    tests = data.get("tests")
+    if data.get("tests") is None and require_tests:
+        out.add("the rule has no tests: add one that expects alerts and one that expects none")
+    tests = out.section(data, "tests", expected=list)
     if tests is None:
-        if require_tests:
-            out.add("the rule has no tests: add one that expects alerts and one that expects none")
-        return
-    if not isinstance(tests, list):
-        out.add("tests must be a list", "tests")
         return
     known_tables = _test_tables()
     positive = negative = False
