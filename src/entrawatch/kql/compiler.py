@@ -25,6 +25,7 @@ from entrawatch.errors import KqlSemanticError, KqlUnsupportedError
 from entrawatch.kql import ast
 from entrawatch.kql.functions import _sql
 from entrawatch.kql.lowering_api import Typed
+from entrawatch.kql.prune import prune_unused_columns
 from entrawatch.kql.relation import Rel, alias, col, finalize, fresh_alias, reset_aliases, select_from
 from entrawatch.kql.scalars import ScalarLowerer, Scope
 
@@ -130,7 +131,8 @@ class Compiler:
                 raise self.unsupported("queries with several result tables are not supported", stmt)
             self.bind_let(stmt, env)
         rel = self.tabular(final, env)
-        return self.with_ctes(finalize(rel)), dict(rel.columns), bool(rel.order)
+        sql = prune_unused_columns(self.with_ctes(finalize(rel)))
+        return sql, dict(rel.columns), bool(rel.order)
 
     def with_ctes(self, query: exp.Query) -> exp.Query:
         """``query`` with the ``WITH`` clauses of the lets lowered so far (they are all visible in

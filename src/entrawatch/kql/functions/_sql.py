@@ -269,10 +269,14 @@ def epoch_micros(ts: exp.Expression, dialect: str) -> exp.Expression:
 
 
 def from_epoch_micros(micros: exp.Expression, dialect: str) -> exp.Expression:
-    """The UTC timestamp ``micros`` microseconds after 1970-01-01 (exact)."""
+    """The UTC timestamp ``micros`` microseconds after 1970-01-01 (exact).
+
+    DuckDB: ``make_timestamptz(micros)`` builds the instant directly; the former
+    ``TIMESTAMPTZ '1970-01-01' + to_microseconds(...)`` went through ICU calendar addition per row,
+    about 3x slower, which made every ``bin(TimeGenerated, 1h)`` cost more than ``time_bucket``.
+    """
     if dialect == "duckdb":
-        origin = cast(s("1970-01-01 00:00:00+00:00"), "timestamptz")
-        return exp.Add(this=origin, expression=fn("to_microseconds", cast(micros, "bigint")))
+        return fn("make_timestamptz", cast(micros, "bigint"))
     return fn("timestamp_micros", cast(micros, "bigint"))
 
 

@@ -9,10 +9,13 @@ returns null; Kusto's long parser rejects it, so both engines are guarded by the
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from sqlglot import exp
 
 from entrawatch.kql.functions import _sql as q
-from entrawatch.kql.lowering_api import LowerContext, Typed, scalar
+from entrawatch.kql.lowering_api import LowerContext, ScalarBuilder, Typed, scalar
 
 _INT_SYNTAX = r"^\s*[+-]?[0-9]+\s*$"
 _REAL_SYNTAX = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
@@ -109,6 +112,20 @@ def _keep_name(args: list[Typed]) -> str | None:
     return args[0].default_name if args else None
 
 
+def _identity_for(kql_type: str) -> Callable[[ScalarBuilder], ScalarBuilder]:
+    """Decorates a one-argument ``to<type>()``: an argument that already has ``kql_type`` is the
+    result as is (keeping its column name), so each builder only handles real conversions."""
+    def decorate(build: ScalarBuilder) -> ScalarBuilder:
+        @functools.wraps(build)
+        def conversion(args: list[Typed], ctx: LowerContext) -> Typed:
+            q.arity(build.__name__, args, ctx, 1)
+            if args[0].kql_type == kql_type:
+                return Typed(args[0].expr, kql_type, _keep_name(args))
+            return build(args, ctx)
+        return conversion
+    return decorate
+
+
 @scalar("tostring")
 def tostring(args: list[Typed], ctx: LowerContext) -> Typed:
     q.arity("tostring", args, ctx, 1)
@@ -165,11 +182,9 @@ def toreal(args: list[Typed], ctx: LowerContext) -> Typed:
 
 
 @scalar("tobool", "toboolean")
+@_identity_for("bool")
 def tobool(args: list[Typed], ctx: LowerContext) -> Typed:
-    q.arity("tobool", args, ctx, 1)
     arg = args[0]
-    if arg.kql_type == "bool":
-        return Typed(arg.expr, "bool", _keep_name(args))
     if arg.kql_type in q.NUMERIC_TYPES:
         expr = q.case((exp.Is(this=arg.expr, expression=q.null()), q.null()),
                       default=exp.NEQ(this=arg.expr, expression=q.n(0)))
@@ -181,11 +196,9 @@ def tobool(args: list[Typed], ctx: LowerContext) -> Typed:
 
 
 @scalar("todatetime")
+@_identity_for("datetime")
 def todatetime(args: list[Typed], ctx: LowerContext) -> Typed:
-    q.arity("todatetime", args, ctx, 1)
     arg = args[0]
-    if arg.kql_type == "datetime":
-        return Typed(arg.expr, "datetime", _keep_name(args))
     target = "timestamptz" if ctx.dialect == "duckdb" else "timestamp"
     text = scalar_text(arg, ctx.dialect)
     # Kusto accepts ISO 8601 and RFC 822/1123; both engines parse ISO 8601 (with or without Z).
@@ -197,12 +210,10 @@ _TIMESPAN_SYNTAX = r"^\s*(-?)(?:([0-9]+)\.)?([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}
 
 
 @scalar("totimespan", "totime")
+@_identity_for("timespan")
 def totimespan(args: list[Typed], ctx: LowerContext) -> Typed:
     """Parses ``[-][d.]hh:mm[:ss[.fffffff]]``; numbers are ticks (100 ns) as in Kusto."""
-    q.arity("totimespan", args, ctx, 1)
     arg = args[0]
-    if arg.kql_type == "timespan":
-        return Typed(arg.expr, "timespan", _keep_name(args))
     if arg.kql_type in q.NUMERIC_TYPES:
         return Typed(q.cast(q.trunc_number(exp.Div(this=q.cast(arg.expr, "double"), expression=q.n(10))),
                             "bigint"), "timespan", _keep_name(args))

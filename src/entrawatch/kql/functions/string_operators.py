@@ -107,20 +107,23 @@ def _contains(case_sensitive: bool) -> Callable[[Typed, Typed, LowerContext], ex
     return build
 
 
-def _startswith(case_sensitive: bool) -> Callable[[Typed, Typed, LowerContext], exp.Expression]:
-    def build(left: Typed, right: Typed, ctx: LowerContext) -> exp.Expression:
-        subject = _fold(string_arg(left, ctx), case_sensitive)
-        prefix = _fold(string_arg(right, ctx), case_sensitive)
-        return q.fn("starts_with" if ctx.dialect == "duckdb" else "startswith", subject, prefix)
-    return build
+#: Builds the SQL predicate of a binary string operator.
+Predicate = Callable[[Typed, Typed, LowerContext], exp.Expression]
 
 
-def _endswith(case_sensitive: bool) -> Callable[[Typed, Typed, LowerContext], exp.Expression]:
-    def build(left: Typed, right: Typed, ctx: LowerContext) -> exp.Expression:
-        subject = _fold(string_arg(left, ctx), case_sensitive)
-        suffix = _fold(string_arg(right, ctx), case_sensitive)
-        return q.fn("ends_with" if ctx.dialect == "duckdb" else "endswith", subject, suffix)
-    return build
+def _affix(duckdb_function: str, spark_function: str) -> Callable[[bool], Predicate]:
+    """``startswith``/``endswith`` and their ``_cs`` forms: one engine predicate, names differ."""
+    def operator_for(case_sensitive: bool) -> Predicate:
+        def build(left: Typed, right: Typed, ctx: LowerContext) -> exp.Expression:
+            subject = _fold(string_arg(left, ctx), case_sensitive)
+            affix = _fold(string_arg(right, ctx), case_sensitive)
+            return q.fn(duckdb_function if ctx.dialect == "duckdb" else spark_function, subject, affix)
+        return build
+    return operator_for
+
+
+_startswith = _affix("starts_with", "startswith")
+_endswith = _affix("ends_with", "endswith")
 
 
 def _has(case_sensitive: bool, **kind: bool) -> Callable[[Typed, Typed, LowerContext], exp.Expression]:
