@@ -114,3 +114,10 @@ def test_star_union_legs_keep_their_sources() -> None:
     pruned = _prune(sql)
     assert _projections(pruned, "x") == ["a", "b"]
     assert sorted(con.execute(pruned).fetchall()) == sorted(con.execute(sql).fetchall())
+
+
+def test_a_datatable_of_thousands_of_rows_compiles_and_keeps_every_row():
+    # A datatable lowers to a UNION ALL chain as deep as it has rows: beyond the recursion limit.
+    rows = ", ".join(f"{i}, 'a{i}'" for i in range(3000))
+    compiled = compile_query(f"datatable(x:long, s:string)[{rows}] | summarize n = count(), total = sum(x)", {})
+    assert duckdb.sql(compiled.sql).fetchall() == [(3000, sum(range(3000)))]
