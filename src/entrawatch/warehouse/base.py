@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from entrawatch import schema
+
 
 @dataclass(frozen=True)
 class AppendResult:
@@ -21,6 +23,18 @@ class AppendResult:
     offered: int
     inserted: int
     duplicates: int
+
+
+class CanonicalTables:
+    """``ensure_tables`` for any warehouse that has ``ensure_table`` (shared by the implementations)."""
+
+    def ensure_table(self, name: str) -> None:  # pragma: no cover - implemented by each warehouse
+        raise NotImplementedError
+
+    def ensure_tables(self, names: Iterable[str] | None = None) -> None:
+        """Create the given tables (default: the five log tables and ``_Quarantine``)."""
+        for name in names or [*schema.SIGNIN_TABLES, schema.AUDIT_TABLE, schema.QUARANTINE_TABLE]:
+            self.ensure_table(name)
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from entrawatch import schema
 from entrawatch.errors import SchemaError, WarehouseError
-from entrawatch.warehouse.base import AppendResult
+from entrawatch.warehouse.base import AppendResult, CanonicalTables
 
 DEFAULT_DB = "entrawatch.duckdb"
 
@@ -41,7 +41,7 @@ def _quote(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(CanonicalTables):
     """Canonical tables in one DuckDB database file (``:memory:`` for tests)."""
 
     dialect = "duckdb"
@@ -66,9 +66,6 @@ class DuckDBWarehouse:
             self._con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(name)} ({cols})").fetchall()
         self._known.add(name)
 
-    def ensure_tables(self, names: Iterable[str] | None = None) -> None:
-        for name in names or [*schema.SIGNIN_TABLES, schema.AUDIT_TABLE, schema.QUARANTINE_TABLE]:
-            self.ensure_table(name)
 
     # -- data ------------------------------------------------------------------------------
     def append(self, table: str, batches: Iterable[pa.RecordBatch], *, dedupe: bool = True) -> AppendResult:

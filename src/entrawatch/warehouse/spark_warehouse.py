@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from entrawatch import schema
 from entrawatch.errors import SchemaError, WarehouseError
 from entrawatch.warehouse import spark_statements
-from entrawatch.warehouse.base import AppendResult
+from entrawatch.warehouse.base import AppendResult, CanonicalTables
 from entrawatch.warehouse.spark_session import apply_required_conf, get_session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,7 +135,7 @@ def _normalize_result(table: pa.Table) -> pa.Table:
     return table if table.schema == target else table.cast(target)
 
 
-class SparkWarehouse:
+class SparkWarehouse(CanonicalTables):
     """Canonical tables as day-partitioned Parquet under one directory, queried with Spark SQL."""
 
     dialect = "spark"
@@ -206,9 +206,6 @@ class SparkWarehouse:
                 self._sync_views()
                 self._register_view(name)
 
-    def ensure_tables(self, names: Iterable[str] | None = None) -> None:
-        for name in names or [*schema.SIGNIN_TABLES, schema.AUDIT_TABLE, schema.QUARANTINE_TABLE]:
-            self.ensure_table(name)
 
     # -- data --------------------------------------------------------------------------------
     def append(self, table: str, batches: Iterable[pa.RecordBatch], *, dedupe: bool = True) -> AppendResult:
