@@ -1,73 +1,95 @@
-"""Where detection time goes, per rule: compile and prepare once, run every window, build alerts.
+"""Where detection time goes, per rule: compile once, then its windows one statement each and in batches.
 
-Run on a database the main job made (it is copied; the original is not changed):
+Run on a database that holds sign-ins (it is copied; the original is not changed), e.g. the one
+``benchmarks/detect.py --work DIR`` keeps:
 
-    .venv/bin/python -m entrawatch.mainjob --users 100 --days 3 --db /tmp/x.duckdb --out /tmp/xsim
-    .venv/bin/python benchmarks/detect_rules.py /tmp/x.duckdb --days 3 [--top 15]
+    .venv/bin/python benchmarks/detect_rules.py DIR/built-1000000-200u-7d-7-time.duckdb [--top 40]
 
-Single-threaded so the figures add up; ``run_detection`` spreads rules over the CPUs.
+For every scheduled built-in rule it prints the window count, compile time, the time of its
+windows run one statement each (``--no-per-window`` skips that), the time of the same windows in
+batches (``run_detection``'s default ``batch_span``), and how many windows returned rows.
+Rules run one after another so the figures add up; ``run_detection`` spreads rules over the CPUs.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
+TABLES = ("SigninLogs", "AADNonInteractiveUserSignInLogs", "AADServicePrincipalSignInLogs",
+          "AADManagedIdentitySignInLogs", "AuditLogs")
+
 
 def main() -> None:
     from entrawatch.analytics import content_dir, load_rules, prepare_warehouse
-    from entrawatch.analytics.alerts import build_alerts
     from entrawatch.analytics.prepared import CachingKqlRunner
+    from entrawatch.analytics.runner import DEFAULT_BATCH_SPAN, batch_size
     from entrawatch.analytics.scheduler import windows
-    from entrawatch.analytics.store import ensure_tables
-    from entrawatch.simulator import DEFAULT_START
+    from entrawatch.analytics.store import data_span, ensure_tables
     from entrawatch.warehouse import DuckDBWarehouse
 
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("db", type=Path)
-    parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--rule", action="append", default=[], help="only rules whose file stem contains this")
+    parser.add_argument("--batch-days", type=float, default=DEFAULT_BATCH_SPAN / timedelta(days=1))
+    parser.add_argument("--no-per-window", action="store_true")
     args = parser.parse_args()
+    span = timedelta(days=args.batch_days)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "copy.duckdb"
         shutil.copy(args.db, copy)
         with DuckDBWarehouse(copy) as warehouse:
-            started = time.perf_counter()
             ensure_tables(warehouse)
             prepare_warehouse(warehouse)
-            setup = time.perf_counter() - started
+            first, last = data_span(warehouse, TABLES)
+            assert first is not None and last is not None, "no sign-ins in the database"
+            start, end = first, last + timedelta(days=1)  # what `detect` does without --since
             rules, _problems = load_rules(content_dir() / "rules")
-            start, end = DEFAULT_START, DEFAULT_START + timedelta(days=args.days)
             rows = []
             for rule in (r for r in rules if not r.is_hunting):
+                if args.rule and not any(part in rule.path.stem for part in args.rule):
+                    continue
+                ends = [w.end for w in windows(rule.query_frequency, rule.query_period, start, end)]
                 runner = CachingKqlRunner()
                 t0 = time.perf_counter()
                 assert runner.template(rule.query, warehouse) is not None, rule.name
-                t1 = time.perf_counter()
-                run_s = build_s = 0.0
-                count = alerts = 0
-                for window in windows(rule.query_frequency, rule.query_period, start, end):
-                    t2 = time.perf_counter()
-                    table = runner(rule.query, warehouse, window.end)
-                    t3 = time.perf_counter()
-                    alerts += len(build_alerts(rule, window, table))
-                    build_s += time.perf_counter() - t3
-                    run_s += t3 - t2
-                    count += 1
+                compile_s = time.perf_counter() - t0
+                per_window_s = float("nan")
+                if not args.no_per_window:
+                    t0 = time.perf_counter()
+                    for window_end in ends:
+                        runner(rule.query, warehouse, window_end)
+                    per_window_s = time.perf_counter() - t0
+                size = batch_size(rule, span)  # 1: run_detection runs this rule one window at a time
+                t0 = time.perf_counter()
+                with_rows = 0
+                for index in range(0, len(ends), size):
+                    chunk = ends[index:index + size]
+                    batch = runner.run_windows(rule.query, warehouse, chunk) if size > 1 else \
+                        {e: runner(rule.query, warehouse, e) for e in chunk}
+                    assert batch is not None, f"{rule.name}: not batchable"
+                    with_rows += sum(1 for table in batch.values() if table.num_rows)
+                batch_s = time.perf_counter() - t0
                 runner.close()
-                rows.append((t1 - t0 + run_s + build_s, t1 - t0, run_s, build_s, count, alerts, rule.name))
-    rows.sort(reverse=True)
-    total = [sum(r[i] for r in rows) for i in range(6)]
-    print(f"content data + tables: {setup:.2f}s")
-    print(f"{len(rows)} rules: total {total[0]:.1f}s = compile {total[1]:.1f}s + queries {total[2]:.1f}s "
-          f"+ alert building {total[3]:.1f}s; {int(total[4])} windows, {int(total[5])} alerts (before de-duplication)")
-    print(f"{'total s':>7} {'compile':>7} {'queries':>7} {'alerts':>6} {'windows':>7} {'per win':>7}  rule")
-    for tot, comp, run_s, build_s, count, _alerts, name in rows[:args.top]:
-        print(f"{tot:7.2f} {comp:7.2f} {run_s:7.2f} {build_s:6.2f} {count:7d} {run_s / max(count, 1):7.3f}  {name[:70]}")
+                rows.append((per_window_s, batch_s, compile_s, len(ends), size, with_rows, rule.path.stem,
+                             f"{rule.query_frequency}/{rule.query_period}"))
+                print(f"  {rule.path.stem}: per window {per_window_s:.2f} s, batched {batch_s:.2f} s",
+                      file=sys.stderr, flush=True)
+    rows.sort(key=lambda r: -(r[0] if r[0] == r[0] else r[1]))
+    total = [sum(r[i] for r in rows) for i in range(4)]
+    print(f"{len(rows)} rules, {int(total[3])} windows over [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}]: "
+          f"compile {total[2]:.1f} s, per window {total[0]:.1f} s, batched {total[1]:.1f} s")
+    print(f"{'per-win s':>9} {'batch s':>8} {'compile':>7} {'windows':>7} {'batch':>5} {'w/rows':>6}  "
+          f"{'freq/period':<22} rule")
+    for per_window_s, batch_s, compile_s, count, size, with_rows, stem, schedule in rows[:args.top]:
+        print(f"{per_window_s:9.2f} {batch_s:8.2f} {compile_s:7.2f} {count:7d} {size:5d} {with_rows:6d}  "
+              f"{schedule:<22} {stem}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,13 +29,16 @@ from entrawatch.analytics import store
 from entrawatch.analytics.alerts import Alert, build_alerts
 from entrawatch.analytics.incidents import IncidentBook
 from entrawatch.analytics.model import Rule
-from entrawatch.analytics.prepared import CachingKqlRunner
+from entrawatch.analytics.prepared import CachingKqlRunner, order_dependent
 from entrawatch.analytics.scheduler import Window, windows
+from entrawatch.analytics.vocabulary import MAX_ALERTS_PER_RUN
 from entrawatch.errors import EntrawatchError
 from entrawatch.warehouse.base import Warehouse
 
 #: (query, warehouse, now) -> result; ``entrawatch.kql.run`` by default, a fake in unit tests.
 QueryRunner = Callable[[str, Warehouse, datetime], pa.Table]
+#: Default bound of one batch statement: windows whose periods add up to this (``batch_size``).
+DEFAULT_BATCH_SPAN = timedelta(days=30)
 #: Called with (windows done, windows total, rule name) after every window.
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -158,10 +162,90 @@ class _RuleOutcome:
     error: RuleRunError | None = None
 
 
+def _order_matters(rule: Rule, rows: int) -> bool:
+    """Whether the alerts of a window depend on the order of its rows: the first row renders a
+    SingleAlert and orders its events; AlertPerResult keeps only the first 150 rows. A batch
+    result (``prepared.py``) has no row order within a window, so such windows are run alone."""
+    if rows <= 1:
+        return False
+    return rule.aggregation_kind != "AlertPerResult" or rows > MAX_ALERTS_PER_RUN
+
+
+class _WindowResults:
+    """The query result of each of a rule's windows: fetched ``batch`` windows per statement when
+    the runner can (``CachingKqlRunner.run_windows``), else one statement per window.
+
+    Batch results are used only where they give the same alerts as a window run alone
+    (``_order_matters``); other windows are run alone. Every window is still queried in the same
+    state of the warehouse, and a batch computes exactly the per-window results, so suppression,
+    de-duplication and errors are decided window by window, oldest first, as before.
+
+    Which way is faster depends on the rule and the data: a batch saves planning, but its time
+    filters no longer skip row groups and its joins carry the window as a key. So the first batch
+    and the next window run alone are timed, and the faster way serves the rule's other windows.
+    The choice depends on timing only, never the alerts.
+    """
+
+    #: False: always batch (the equivalence tests, which must exercise the batches).
+    timed_choice = True
+
+    def __init__(self, rule: Rule, rule_windows: list[Window], runner: QueryRunner, warehouse: Warehouse,
+                 batch: int) -> None:
+        self.rule, self.runner, self.warehouse = rule, runner, warehouse
+        self.ends = [w.end for w in rule_windows]
+        self.batch = batch if hasattr(runner, "run_windows") and len(self.ends) > 2 else 0
+        #: With order-dependent aggregates (take_any, arg_max ties…) a batch only tells which
+        #: windows are empty; windows with rows are run alone so they pick the rows they always did.
+        self.rerun_rows = self.batch > 1 and order_dependent(rule.query)
+        self.fetched: dict[datetime, pa.Table] = {}
+        self.next_index = 0
+        self.batch_seconds: float | None = None  # per window, from the first batch
+        self.trial_pending = False  # the next window not fetched is run alone and timed
+
+    def __call__(self, index: int, window: Window) -> pa.Table:
+        if self.batch > 1 and window.end not in self.fetched and index >= self.next_index:
+            if self.trial_pending:
+                return self._time_alone(window)
+            chunk = self.ends[index:index + self.batch]
+            started = time.perf_counter()
+            fetched = self.runner.run_windows(self.rule.query, self.warehouse, chunk)  # type: ignore[attr-defined]
+            if fetched is None:
+                self.batch = 0
+            else:
+                self.fetched = fetched  # earlier windows were used or suppressed
+                self.next_index = index + len(chunk)
+                if self.batch_seconds is None:
+                    self.batch_seconds = (time.perf_counter() - started) / len(chunk)
+                    self.trial_pending = self.timed_choice
+        table = self.fetched.pop(window.end, None)
+        if table is not None and not (self.rerun_rows and table.num_rows) \
+                and not _order_matters(self.rule, table.num_rows):
+            return table
+        return self.runner(self.rule.query, self.warehouse, window.end)
+
+    def _time_alone(self, window: Window) -> pa.Table:
+        """Run the window after the first batch alone and keep the faster way for the rest."""
+        self.trial_pending = False
+        started = time.perf_counter()
+        table = self.runner(self.rule.query, self.warehouse, window.end)
+        if time.perf_counter() - started <= (self.batch_seconds or 0.0):
+            self.batch = 0
+        return table
+
+
+def batch_size(rule: Rule, span: timedelta) -> int:
+    """How many windows one batch statement evaluates: a batch joins every row of a window's
+    period to each window it belongs to, so its memory grows with windows x period; ``span``
+    bounds the sum of the periods (at least one window, two to be worth a batch)."""
+    return max(1, span // max(rule.query_period, rule.query_frequency))
+
+
 def _evaluate_rule(rule: Rule, rule_windows: list[Window], runner: QueryRunner, warehouse: Warehouse,
-                   ledger: _AlertLedger, tick: Callable[[int, str], None]) -> _RuleOutcome:
+                   ledger: _AlertLedger, tick: Callable[[int, str], None],
+                   batch_span: timedelta = timedelta(0)) -> _RuleOutcome:
     """Run one rule's windows oldest first; de-duplication and suppression only involve this rule."""
     outcome = _RuleOutcome()
+    results = _WindowResults(rule, rule_windows, runner, warehouse, batch_size(rule, batch_span))
     for index, window in enumerate(rule_windows):
         if ledger.suppressed(rule, window):
             outcome.suppressed += 1
@@ -169,7 +253,7 @@ def _evaluate_rule(rule: Rule, rule_windows: list[Window], runner: QueryRunner, 
             continue
         outcome.windows += 1
         try:
-            table = runner(rule.query, warehouse, window.end)
+            table = results(index, window)
             missing = _missing_columns(rule, table)
             if missing:
                 raise EntrawatchError(f"query output lacks mapped column(s): {', '.join(missing)}")
@@ -232,12 +316,16 @@ def _worker_count(warehouse: Warehouse, workers: int | None, injected: bool) -> 
 
 def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, end: datetime, *,
                   progress: bool | ProgressCallback = False, query_runner: QueryRunner | None = None,
-                  load_data: bool = True, workers: int | None = None) -> DetectionResult:
+                  load_data: bool = True, workers: int | None = None,
+                  batch_span: timedelta = DEFAULT_BATCH_SPAN) -> DetectionResult:
     """Evaluate every rule over its windows ending in ``(start, end]`` and store alerts and incidents.
 
     Rules are independent (de-duplication, suppression and grouping are per rule), so on DuckDB they
     are evaluated on ``workers`` threads (default: the CPU count, at most 4), each with its own cursor;
     results are merged in rule order, so the outcome does not depend on the thread count.
+    On DuckDB, several windows of a rule are evaluated by one statement (``batch_size``: windows
+    whose periods add up to at most ``batch_span``; ``timedelta(0)`` runs one statement per window);
+    the alerts are the same either way (tested).
     """
     start, end = _utc(start), _utc(end)
     runner = query_runner or _default_runner()
@@ -275,9 +363,9 @@ def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, 
     threads = _worker_count(warehouse, workers, query_runner is not None)
     try:
         if threads == 1 and not _owns_cursors(runner, warehouse):
-            outcomes = [_evaluate_rule(rule, w, runner, warehouse, ledger, tick) for rule, w in plan]
+            outcomes = [_evaluate_rule(rule, w, runner, warehouse, ledger, tick, batch_span) for rule, w in plan]
         else:
-            outcomes = _evaluate_parallel(plan, runner, warehouse, ledger, tick, threads)
+            outcomes = _evaluate_parallel(plan, runner, warehouse, ledger, tick, threads, batch_span)
     finally:
         if finish:
             finish()
@@ -312,7 +400,8 @@ def run_detection(warehouse: Warehouse, rules: Iterable[Rule], start: datetime, 
 
 
 def _evaluate_parallel(plan: list[tuple[Rule, list[Window]]], runner: QueryRunner, warehouse: Warehouse,
-                       ledger: _AlertLedger, tick: Callable[[int, str], None], threads: int) -> list[_RuleOutcome]:
+                       ledger: _AlertLedger, tick: Callable[[int, str], None], threads: int,
+                       batch_span: timedelta) -> list[_RuleOutcome]:
     local = threading.local()
     handles: list[_CursorWarehouse] = []
     handles_lock = threading.Lock()
@@ -326,7 +415,8 @@ def _evaluate_parallel(plan: list[tuple[Rule, list[Window]]], runner: QueryRunne
 
     def work(item: tuple[Rule, list[Window]]) -> _RuleOutcome:
         rule, rule_windows = item
-        return _evaluate_rule(rule, rule_windows, runner, handle(), ledger, tick)  # type: ignore[arg-type]
+        return _evaluate_rule(rule, rule_windows, runner, handle(), ledger, tick,  # type: ignore[arg-type]
+                              batch_span)
 
     # Longest rules first keeps both threads busy until the end; results come back in plan order.
     order = sorted(range(len(plan)), key=lambda i: -len(plan[i][1]))
