@@ -164,7 +164,23 @@ def _row_selector(compiler: Compiler, rel: Rel, named: ast.NamedExpr, env: Env, 
     struct = exp.Struct(expressions=struct_items)
     cls = ROW_SELECTORS[call.name]
     if key is not None:
-        aggregate: exp.Expression = cls(this=struct, expression=key.expr)
+        aggregate: exp.Expression = cls(this=struct, expression=_tie_broken(key.expr, struct_items, fields))
     else:
         aggregate = cls(this=struct)
     return aggregate, fields
+
+
+def _tie_broken(key: exp.Expression, items: list[exp.Expression], fields: list[tuple[str, str, str]]) -> exp.Expression:
+    """The ordering value of ``arg_max``/``arg_min``: the key, then the row's other values.
+
+    Kusto returns an arbitrary row among those tied on the key; the engines' choice depends on
+    thread scheduling, so the same rule over the same data could fire with different rows (and a
+    different alert identity) from run to run. Ordering by ``(key, values…)`` picks one row
+    deterministically on both engines. Dynamic values are left out: Spark cannot order them.
+    """
+    ordered = [exp.PropertyEQ(this=exp.to_identifier("k"), expression=key.copy())]
+    ordered += [exp.PropertyEQ(this=exp.to_identifier(f"t{i}"), expression=item.expression.copy())
+                for i, (item, (_, _, kql_type)) in enumerate(zip(items, fields, strict=True)) if kql_type != "dynamic"]
+    # a NULL key must stay a NULL ordering value (the row is skipped), not a struct holding a NULL
+    return exp.Case(ifs=[exp.If(this=exp.Is(this=key.copy(), expression=exp.Null()), true=exp.Null())],
+                    default=exp.Struct(expressions=ordered))

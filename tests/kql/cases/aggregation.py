@@ -53,6 +53,14 @@ CASES = [
          [(5, "Z", -1.0, "2025-03-10T11:59:00Z", False, {"k": None, "n": 5, "arr": [3]}, 50, "1 day, 0:00:00")],
          columns=["a", "b", "c", "d", "e", "f", "g", "s"]),
     Case("arg_max_ignores_null_key", "T | summarize arg_max(c, a)", [(4.0, 4)]),
+    # Kusto picks an arbitrary row among ties; entrawatch orders ties by the other values so a rule
+    # fires with the same row on every run and engine (both tied rows are listed in reverse order).
+    Case("arg_max_ties_pick_the_largest_other_values",
+         "datatable(g:string, k:long, v:string)['x', 2, 'b', 'x', 2, 'c', 'x', 1, 'z', 'x', 2, 'a'] "
+         "| summarize arg_max(k, v) by g", [("x", 2, "c")]),
+    Case("arg_min_ties_pick_the_smallest_other_values",
+         "datatable(g:string, k:long, v:string)['x', 1, 'c', 'x', 1, 'a', 'x', 2, '0', 'x', 1, 'b'] "
+         "| summarize arg_min(k, v) by g", [("x", 1, "a")]),
     Case("arg_max_with_other_aggs", "SigninLogs | summarize arg_max(TimeGenerated, IPAddress), n = count() "
          "by AppDisplayName", [("Office 365", "2025-03-10T10:05:00Z", "10.0.0.2", 2),
                                ("Azure Portal", "2025-03-10T11:00:00Z", "198.51.100.7", 3)],
