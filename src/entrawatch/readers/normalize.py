@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from entrawatch import schema
 from entrawatch.readers import framing, mapping, sqlgen
-from entrawatch.readers.framing import Chunk, LineBlock, Reject
+from entrawatch.readers.framing import Chunk, Reject
 from entrawatch.warehouse.base import Warehouse
 from entrawatch.warehouse.duckdb_warehouse import DuckDBWarehouse
 
@@ -60,8 +60,8 @@ def _literal(text: str) -> str:
 class Prepared:
     """A chunk staged and normalized in one connection's temp tables, not yet stored.
 
-    ``idx`` in those tables is relative to the chunk when ``relative_idx`` (a JSON-lines block
-    prepared before the blocks ahead of it were counted); :meth:`Normalizer.commit` adds the offset.
+    For a JSON-lines block, ``idx`` in those tables is relative to the block (it may be prepared
+    before the blocks ahead of it were counted); :meth:`Normalizer.commit` adds the offset.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -71,7 +71,6 @@ class Prepared:
     repeats: dict[str, int]
     bad: dict[str, int]
     records: int
-    relative_idx: bool
 
 
 class Normalizer:
@@ -124,23 +123,26 @@ class Normalizer:
         ctx = dict(family=family, shape=shape, source_file=source_file, forced_table=forced_table,
                    name_table=name_table, ingested_at=ingested_at)
         with self._lock:
-            if chunk.block is not None and (family == "unknown" or not block_text(chunk.block)):
-                chunk = framing.frame_lines(chunk.block)  # not valid UTF-8 as a whole: line by line
-            prepared = self.prepare(self.con, chunk, **ctx)
+            text = block_text(chunk, family)
+            if chunk.block is not None and text is None:
+                chunk = framing.frame_lines(chunk.block)
+            prepared = self.prepare(self.con, chunk, text, **ctx)
             return self.commit(prepared, chunk, **ctx)
 
     # -- step 1: stage and normalize ------------------------------------------------------------
-    def prepare(self, con: duckdb.DuckDBPyConnection, chunk: Chunk, *, family: str, shape: str, source_file: str,
-                forced_table: str | None, name_table: str | None, ingested_at: datetime) -> Prepared | None:
+    def prepare(self, con: duckdb.DuckDBPyConnection, chunk: Chunk, text: pa.Array | None, *, family: str,
+                shape: str, source_file: str, forced_table: str | None, name_table: str | None,
+                ingested_at: datetime) -> Prepared | None:
         """Stage ``chunk`` and materialise its normalized rows per target table on ``con``.
 
-        None when nothing reaches SQL (an unknown shape, or only framing rejects). A block must be
-        valid UTF-8 (see :func:`block_text`); its ``idx`` is left relative to the block.
+        None when nothing reaches SQL (an unknown shape, or only framing rejects). A block comes
+        with its ``text`` from :func:`block_text` (the caller needs it to choose the fallback);
+        its ``idx`` is left relative to the block.
         """
         if family == "unknown":
             return None
         if chunk.block is not None:
-            con.register(sqlgen.BLOCK_LINES, pa.table({"block": block_text(chunk.block)}))
+            con.register(sqlgen.BLOCK_LINES, pa.table({"block": text}))
             try:
                 _run(con, f"CREATE OR REPLACE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_block_sql(family)}",
                      [0, chunk.block.first_line, forced_table, name_table])
@@ -152,7 +154,7 @@ class Normalizer:
             return None
         counts = ChunkCounts()
         stage_target = f"coalesce(_target, {_literal(forced_table or mapping.UNKNOWN_TABLE)})"
-        prepared = Prepared(con, counts, stage_target, {}, {}, {}, 0, chunk.block is not None)
+        prepared = Prepared(con, counts, stage_target, {}, {}, {}, 0)
         for target, total, bad, ids in _run(
             con,
             f"SELECT {stage_target}, count(*), count(_reason), count(DISTINCT _rid) FILTER (WHERE _reason IS NULL) "
@@ -191,7 +193,7 @@ class Normalizer:
         del name_table  # part of the chunk context; prepare() used it
         counts = prepared.counts if prepared else ChunkCounts()
         offset = 0
-        if prepared and prepared.relative_idx and chunk.block is not None:
+        if prepared and chunk.block is not None:
             offset = chunk.block.counter.next_idx
             chunk.block.counter.next_idx += prepared.records
         qparams = [ingested_at, source_file, shape, source_file, offset]
@@ -210,9 +212,8 @@ class Normalizer:
                 if bad:
                     self._store_quarantine(con, _QUARANTINE_SELECT.format(
                         target=_literal(target), field="_field", source=norm), qparams)
-        if prepared:
             for name in (sqlgen.STAGE, *(_norm_table(t) for t in prepared.routable)):
-                _run(prepared.con, f"DROP TABLE IF EXISTS {name}")  # free the chunk's memory now
+                _run(con, f"DROP TABLE IF EXISTS {name}")  # free the chunk's memory now
         rejects = list(chunk.rejects)
         if family == "unknown":
             rejects += _unknown_rejects(chunk)
@@ -284,10 +285,14 @@ def _norm_table(target: str) -> str:
     return _q(f"_ew_norm_{target}")
 
 
-def block_text(block: LineBlock) -> pa.Array | None:
-    """The block as one Arrow string, or None when it is not valid UTF-8 (Arrow validates it)."""
+def block_text(chunk: Chunk, family: str) -> pa.Array | None:
+    """A JSON-lines block as one Arrow string for SQL framing; None when the chunk is no block, or
+    the block must be framed line by line in Python: an unknown shape, or not valid UTF-8 as a
+    whole (Arrow validates it), so that only the bad lines are refused."""
+    if chunk.block is None or family == "unknown":
+        return None
     try:
-        return pa.array([block.data], pa.large_binary()).cast(pa.large_string())
+        return pa.array([chunk.block.data], pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:
         return None
 

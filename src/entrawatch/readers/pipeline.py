@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from entrawatch.readers import framing
 from entrawatch.readers.framing import Chunk
 from entrawatch.readers.normalize import ChunkCounts, Normalizer, block_text
 
@@ -103,18 +104,19 @@ class Pipeline:
         try:
             # Blocks that are not valid UTF-8 as a whole (or of an unknown shape) are framed line
             # by line and processed on the warehouse's connection, in their turn.
-            fallback = chunk.block is not None and (ctx["family"] == "unknown" or block_text(chunk.block) is None)
+            text = block_text(chunk, ctx["family"])
+            fallback = chunk.block is not None and text is None
             prepared, error = None, None
             if not fallback:
                 try:
-                    prepared = self.normalizer.prepare(con, chunk, **ctx)
+                    prepared = self.normalizer.prepare(con, chunk, text, **ctx)
                 except Exception as err:  # noqa: BLE001 - raised in turn, so the chunks before still commit
                     error = err
             turns.take(seq)
             try:
                 if error is not None:
                     raise error
-                counts = (self.normalizer.process(chunk, **ctx) if fallback
+                counts = (self.normalizer.process(framing.frame_lines(chunk.block), **ctx) if fallback
                           else self.normalizer.commit(prepared, chunk, **ctx))
             except BaseException:
                 turns.give_back(ok=False)

@@ -137,6 +137,7 @@ def _block_source() -> str:
     )
 
 
+@cache
 def stage_block_sql(family: str) -> str:
     """:func:`stage_sql` reading a line block instead of :data:`INCOMING`: framing and staging in
     one statement (no per-line Python, one materialisation). Parameters: first record index,
