@@ -291,10 +291,16 @@ def block_text(chunk: Chunk, family: str) -> pa.Array | None:
     whole (Arrow validates it), so that only the bad lines are refused."""
     if chunk.block is None or family == "unknown":
         return None
+    data = chunk.block.data
+    # Zero-copy over the bytes, then Arrow's UTF-8 check: ~10x cheaper than building a binary
+    # array and casting it, which copies the ~64 MB block first (measured: 0.018 vs 0.17 s).
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
     try:
-        return pa.array([chunk.block.data], pa.large_binary()).cast(pa.large_string())
+        text.validate(full=True)
     except pa.ArrowInvalid:
         return None
+    return text
 
 
 def _unknown_rejects(chunk: Chunk) -> list[Reject]:

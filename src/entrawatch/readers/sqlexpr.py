@@ -107,9 +107,12 @@ def convert(kql_type: str, text: exp.Expression, value: exp.Expression | None = 
         # Log Analytics exports carry dynamic columns as JSON text: store the parsed value. The
         # value is minified JSON text, so a string starts with '"': testing that first character
         # avoids json_type parsing every (often large) object just to learn it is not a string.
+        # Nested CASEs, not AND: a conjunction in a projection evaluates every operand on every
+        # row, so the unquoting ``->>`` would parse every object value (measured in the stage).
         return parse(
-            """CASE WHEN starts_with(CAST(:v AS VARCHAR), '"') AND regexp_matches(:v ->> '$', '^\\s*[\\[{]')
-                         AND json_valid(:v ->> '$') THEN CAST(:v ->> '$' AS JSON) ELSE :v END""",
+            """CASE WHEN NOT starts_with(CAST(:v AS VARCHAR), '"') THEN :v
+                    WHEN regexp_matches(:v ->> '$', '^\\s*[\\[{]') AND json_valid(:v ->> '$')
+                    THEN CAST(:v ->> '$' AS JSON) ELSE :v END""",
             v=value,
         )
     raise ValueError(f"no conversion for KQL type {kql_type}")
@@ -143,7 +146,8 @@ def extra_expr(family: str, table: str, j: exp.Expression,
     for path, cond in conditional:
         removal: dict = {}
         _set_null(removal, path)
-        result = parse("json_merge_patch(:r, CASE WHEN :c THEN :patch ELSE '{}' END)",
+        # The lambda binds the reduced record once; the CASE patches only the rows that need it.
+        result = parse("list_transform([:r], lambda e: CASE WHEN :c THEN json_merge_patch(e, :patch) ELSE e END)[1]",
                        r=result, c=cond, patch=orjson.dumps(removal).decode())
     return parse("nullif(:r, '{}')", r=result)
 

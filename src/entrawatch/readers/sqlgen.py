@@ -175,13 +175,13 @@ def _stage_sql(family: str, source: str) -> str:
                      coalesce(parsed, CASE WHEN is_object THEN json_transform(raw, :spec) END) AS {STRUCT_COLUMN}
               FROM (SELECT line, idx, raw, agg, parsed, ok, ok AND braced AS is_object
                     FROM (SELECT line, idx, raw, agg, parsed, braced,
-                                 parsed IS NOT NULL OR coalesce(json_valid(raw), FALSE) AS ok
+                                 CASE WHEN parsed IS NOT NULL THEN TRUE ELSE coalesce(json_valid(raw), FALSE) END AS ok
                           FROM (SELECT line, idx, raw, agg, braced,
                                        CASE WHEN braced THEN TRY(json_transform(raw, :spec)) END AS parsed
                                 FROM (SELECT line, idx, raw, agg,
-                                             starts_with(raw, '{{') OR starts_with(ltrim(raw), '{{') AS braced
+                                             CASE WHEN starts_with(raw, '{{') THEN TRUE ELSE starts_with(ltrim(raw), '{{') END AS braced
                                       FROM {source} WHERE raw IS NOT NULL)
-                                WHERE braced OR trim(raw) <> ''))),
+                                WHERE CASE WHEN braced THEN TRUE ELSE trim(raw) <> '' END))),
                    (SELECT CAST(? AS VARCHAR) AS forced_table, CAST(? AS VARCHAR) AS name_table))
         """,
         target=target,
