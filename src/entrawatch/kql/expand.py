@@ -110,26 +110,14 @@ def lower_mv_expand(compiler: Compiler, rel: Rel, op: ast.Operator, env: Env) ->
     second_cols = [*base.columns, *(lc for _, lc, _ in lists)]
     second = select_from(first, [col(c) for c in second_cols] + [alias(_indexes(count, dialect), INDEX)])
     second_rel = Rel(second, dict(base.columns))
-    projections: list[exp.Expression] = []
-    columns: dict[str, str] = {}
-    expanded = {name: (list_col, to_type) for name, list_col, to_type in lists}
-    for name, kql_type in base.columns.items():
-        if name in expanded:
-            list_col, to_type = expanded.pop(name)
-            value, new_type = _typed_element(_element(col(list_col), col(INDEX), dialect), to_type, dialect)
-            projections.append(alias(value, name))
-            columns[name] = new_type
-        else:
-            projections.append(col(name))
-            columns[name] = kql_type
-    for name, (list_col, to_type) in expanded.items():
-        value, new_type = _typed_element(_element(col(list_col), col(INDEX), dialect), to_type, dialect)
-        projections.append(alias(value, name))
-        columns[name] = new_type
-    if op.params.get("itemindex"):
-        projections.append(alias(col(INDEX), op.params["itemindex"]))
-        columns[op.params["itemindex"]] = "long"
-    return Rel(select_from(second_rel, projections), columns)
+    values = {name: _typed_element(_element(col(list_col), col(INDEX), dialect), to_type, dialect)
+              for name, list_col, to_type in lists}
+    index_name = op.params.get("itemindex")
+    if index_name:
+        if index_name in base.columns or index_name in values:
+            raise compiler.semantic(f"with_itemindex={index_name}: a column named '{index_name}' already exists", op)
+        values[index_name] = (col(INDEX), "long")
+    return with_columns(second_rel, values)
 
 
 # --- parse ------------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ from kql_harness import Case
 CASES = [
     Case("err_unknown_table", "NoSuchTable | count", error=("KqlSemanticError", "unknown table 'NoSuchTable'", 1, 1)),
     Case("err_unknown_column", "T\n| where zz == 1", error=("KqlSemanticError", "unknown column or variable 'zz'", 2, 9)),
+    Case("err_itemindex_clashes_with_column", "print i = 7, d = dynamic([1, 2]) | mv-expand with_itemindex=i d",
+         error=("KqlSemanticError", "with_itemindex=i: a column named 'i' already exists", 1, 36)),
+    Case("err_itemindex_clashes_with_expanded", "print d = dynamic([1, 2]) | mv-expand with_itemindex=d d",
+         error=("KqlSemanticError", "with_itemindex=d: a column named 'd' already exists", 1, 29)),
     Case("err_unknown_operator", "T | frobnicate", error=("KqlSyntaxError", "unknown query operator 'frobnicate'", 1, 5)),
     Case("err_trailing_pipe", "T | where a == 1 |", error=("KqlSyntaxError", "expected an operator name", 1, 19)),
     Case("err_unterminated_string", "T | where b == 'abc", error=("KqlSyntaxError", "unterminated string", 1, 16)),
