@@ -86,6 +86,7 @@ class Normalizer:
         self.warehouse = warehouse
         self.direct = isinstance(warehouse, DuckDBWarehouse)
         self._restore_memory_limit: str | None = None
+        self._restore_threads: int | None = None
         self._lock = getattr(warehouse, "_lock", None) or nullcontext()
         if self.direct:
             self.con = warehouse.connection  # type: ignore[attr-defined]
@@ -102,6 +103,17 @@ class Normalizer:
         """Chunks to prepare at once: DuckDB's thread count (its ``threads`` setting), at most 4."""
         return max(1, min(4, int(_run(self.con, "SELECT current_setting('threads')")[0][0])))
 
+    def one_thread_per_statement(self) -> None:
+        """Run each statement on one DuckDB thread until :meth:`close` (for parallel workers).
+
+        Why: a chunk's statements cannot use a second core anyway (see pipeline.py), so with one
+        worker per core DuckDB's own threads only compete with the workers (measured at 1 GB with
+        two workers: 19.6–21.3 s instead of 22.8–23.5 s, and less CPU).
+        """
+        if self.direct and self._restore_threads is None:
+            self._restore_threads = int(_run(self.con, "SELECT current_setting('threads')")[0][0])
+            _run(self.con, "SET threads = 1")
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Another connection to the same database, for preparing chunks in parallel."""
         con = self.con.cursor()
@@ -114,6 +126,8 @@ class Normalizer:
                 _run(self.con, f"DROP TABLE IF EXISTS {name}")
             if self._restore_memory_limit:
                 _run(self.con, f"SET memory_limit = {_literal(self._restore_memory_limit)}")
+            if self._restore_threads is not None:
+                _run(self.con, f"SET threads = {int(self._restore_threads)}")
             if not self.direct:
                 self.con.close()
 

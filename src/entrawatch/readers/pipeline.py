@@ -60,6 +60,7 @@ class Pipeline:
     def __init__(self, normalizer: Normalizer, workers: int) -> None:
         self.normalizer = normalizer
         self.workers = workers
+        normalizer.one_thread_per_statement()
         self._cursors: queue.Queue = queue.Queue()
         self._opened = [normalizer.cursor() for _ in range(workers)]
         for con in self._opened:
