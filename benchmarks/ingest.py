@@ -38,6 +38,8 @@ SAMPLES = [
 
 _CHILD_ENTRAWATCH = """
 import sys
+if sys.argv[4] != "-":
+    sys.path.insert(0, sys.argv[4])  # --baseline-src: another checkout's src/
 from entrawatch.readers import ingest_paths
 from entrawatch.warehouse import DuckDBWarehouse
 wh = DuckDBWarehouse(sys.argv[2])
@@ -116,6 +118,9 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="where to write the input (default: a temp dir)")
     parser.add_argument("--workers", default="default",
                         help="chunks prepared at once (ingest_paths workers=; default: DuckDB's thread count)")
+    parser.add_argument("--baseline-src", default=None,
+                        help="also run entrawatch from this src/ directory (e.g. a worktree of an older commit) "
+                             "in every round, alternated, and print its time: an A/B on the same machine state")
     parser.add_argument("--repeat", type=int, default=1,
                         help="alternate reference and entrawatch runs this many times; report each and the median ratio")
     args = parser.parse_args()
@@ -134,7 +139,12 @@ def main() -> None:
             load = os.getloadavg()[0]
             ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(data), str(work / "ref.duckdb"))
             ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "ew.duckdb"),
-                                                     args.workers)
+                                                     args.workers, "-")
+            if args.baseline_src:
+                (work / "base.duckdb").unlink(missing_ok=True)
+                base_s, base_cpu, base_rss, _ = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "base.duckdb"),
+                                                          args.workers, str(Path(args.baseline_src).resolve()))
+                (work / "base.duckdb").unlink(missing_ok=True)
             read, inserted, dups, quarantined = (int(x) for x in ew_out.split())
             if read != records or inserted + dups + quarantined != read:
                 sys.exit(f"entrawatch counts do not reconcile: {ew_out} for {records} records")
@@ -145,6 +155,9 @@ def main() -> None:
                   f"{size_mb / ew_s:7.1f} MB/s  CPU {ew_cpu:6.1f} s  peak RSS {ew_rss:,.0f} MB  "
                   f"(inserted {inserted:,}, duplicates {dups:,}, quarantined {quarantined:,})")
             print(f"  ratio entrawatch/reference: {ref_s / ew_s:.2f}x wall, {ref_cpu / ew_cpu:.2f}x CPU")
+            if args.baseline_src:
+                print(f"  baseline ({args.baseline_src}): {base_s:7.1f} s  CPU {base_cpu:6.1f} s  "
+                      f"peak RSS {base_rss:,.0f} MB  -> this tree takes {ew_s / base_s:.2f}x its wall time")
             ratios.append((ref_s / ew_s, ref_cpu / ew_cpu))
         walls = sorted(r[0] for r in ratios)
         cpus = sorted(r[1] for r in ratios)
