@@ -45,6 +45,11 @@ CASES = [
     agg("make_set", Col("x"), columns={"x": ("string", [None, None])}, expected=[], label="all null"),
     agg("make_bag", Col("d"), columns=BAGS, expected={"a": 1, "b": 2}),
     agg("take_any", Col("x"), columns={"x": ("string", ["z", None, "z"])}, expected="z"),
+    # Differing values: the same one on every run and engine (the smallest), so alert ids are stable.
+    agg("take_any", Col("x"), columns={"x": ("string", ["b", None, "a", "c"])}, expected="a",
+        label="differing values"),
+    agg("take_any", Col("n"), columns={"n": ("long", [7, 3, None, 9])}, expected=3,
+        label="differing numbers"),
     agg("any", Col("n"), columns={"n": ("long", [None, 7])}, expected=7, label="skips null"),
     agg("percentile", Col("v"), (50, "long"), columns=V, expected=5),
     agg("percentile", Col("v"), (95, "long"), columns=V, expected=10),

@@ -101,13 +101,14 @@ _simple("variancep", exp.VariancePop, conditional=False, result="real")
 
 @aggregate("take_any", "any")
 def take_any(args: list[Typed], ctx: LowerContext) -> Typed:
-    """An arbitrary non-null value; named after the column like Kusto."""
+    """A non-null value of the group; named after the column like Kusto.
+
+    Kusto's choice is arbitrary, so any value is correct; entrawatch takes the smallest. Why: an
+    alert's id hashes its row, so an engine-chosen value (``any_value`` follows thread scheduling)
+    could give a re-run of the same window another row and store the same finding twice.
+    """
     q.arity("take_any", args, ctx, 1)
-    if ctx.dialect == "duckdb":
-        value = q.fn("any_value", args[0].expr)
-    else:
-        value = q.fn("any_value", args[0].expr, q.true())
-    return Typed(value, args[0].kql_type, q.source_name(args[0]))
+    return Typed(q.fn("min", args[0].expr), args[0].kql_type, q.source_name(args[0]))
 
 
 def _collect_value(value: Typed, ctx: LowerContext) -> exp.Expression:
