@@ -100,12 +100,12 @@ def build(db: Path, work: Path, users: int, days: int, rows: int, seed: int, lay
             "layout": layout, "build_s": time.perf_counter() - started}
 
 
-def detect(db: Path, start: str, end: str, batch_days: float) -> dict:
+def detect(db: Path, start: str, end: str, batch_days: float, memory_limit: str | None = None) -> dict:
     from entrawatch.analytics import content_dir, list_alerts, list_incidents, load_rules, run_detection
     from entrawatch.analytics.testing import parse_now
     from entrawatch.warehouse import DuckDBWarehouse
 
-    warehouse = DuckDBWarehouse(db)
+    warehouse = DuckDBWarehouse(db, memory_limit=memory_limit)
     rules, problems = load_rules(content_dir() / "rules")
     started = time.perf_counter()
     scans = []
@@ -141,11 +141,14 @@ def detect(db: Path, start: str, end: str, batch_days: float) -> dict:
             "alert_rows": alerts}
 
 
-def _detect_in_child(built_db: Path, copy: Path, built: dict, batch_days: float) -> dict:
+def _detect_in_child(built_db: Path, copy: Path, built: dict, batch_days: float,
+                     memory_limit: str | None = None) -> dict:
     shutil.copy(built_db, copy)
     try:
         out = subprocess.run([sys.executable, __file__, "--detect-only", str(copy), built["start"], built["end"],
-                              "--batch-days", str(batch_days)], stdout=subprocess.PIPE, text=True)
+                              "--batch-days", str(batch_days),
+                              *(["--memory-limit", memory_limit] if memory_limit else [])],
+                             stdout=subprocess.PIPE, text=True)
     finally:
         copy.unlink(missing_ok=True)
         Path(f"{copy}.wal").unlink(missing_ok=True)
@@ -179,11 +182,16 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="also run one statement per window and check both store the same alerts")
     parser.add_argument("--work", type=Path, default=None, help="keeps the built database for later runs")
+    parser.add_argument("--memory-limit", default=None,
+                        help="DuckDB memory_limit for the detect phase (e.g. 4GB; default: DuckDB's, 80%% of RAM)")
+    parser.add_argument("--dump-alerts", type=Path, default=None,
+                        help="write the stored alerts (one JSON per line, sorted) here, to diff two runs")
     parser.add_argument("--build-only", action="store_true", help="build (or find) the database and stop")
     parser.add_argument("--detect-only", nargs=3, metavar=("DB", "START", "END"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.detect_only:
-        print(json.dumps(detect(Path(args.detect_only[0]), args.detect_only[1], args.detect_only[2], args.batch_days)))
+        print(json.dumps(detect(Path(args.detect_only[0]), args.detect_only[1], args.detect_only[2], args.batch_days,
+                                args.memory_limit)))
         return
     work = args.work or Path(tempfile.mkdtemp(prefix="entrawatch-bench-detect-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -206,8 +214,10 @@ def main() -> None:
           f"{built['rows']}", flush=True)
     if args.build_only:
         return
-    figures = _detect_in_child(built_db, work / "detect.duckdb", built, args.batch_days)
+    figures = _detect_in_child(built_db, work / "detect.duckdb", built, args.batch_days, args.memory_limit)
     _report(f"batch {args.batch_days:g} d", figures)
+    if args.dump_alerts:
+        args.dump_alerts.write_text("\n".join(figures["alert_rows"]) + "\n")
     if args.compare:
         reference = _detect_in_child(built_db, work / "detect.duckdb", built, 0.0)
         _report("per window", reference)

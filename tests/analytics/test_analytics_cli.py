@@ -112,6 +112,17 @@ def test_detect_without_data_says_so(capsys, tmp_path, detect_env):
     assert code == 1 and "no sign-in or audit data" in err
 
 
+def test_detect_memory_limit(capsys, detect_env):
+    rules, db = detect_env
+    window = ["--from", T0.isoformat(), "--to", (T0 + timedelta(hours=4)).isoformat()]
+    code, out, err = _cli(capsys, "detect", "--db", str(db), "--rules", str(rules), *window,
+                          "--memory-limit", "256MB", "--json")
+    assert code == 0, err
+    assert json.loads(out)["alerts"] == 2
+    code, _, err = _cli(capsys, "detect", "--db", str(db), "--rules", str(rules), *window, "--memory-limit", "lots")
+    assert code == 1 and "invalid memory limit 'lots'" in err
+
+
 def test_ti_import(capsys, tmp_path):
     db = tmp_path / "ti.duckdb"
     code, out, _ = _cli(capsys, "ti", "import", str(FIXTURES / "ti" / "bundle.json"), "--db", str(db), "--json")

@@ -212,3 +212,25 @@ def test_threads_give_the_same_result(tmp_path):
         finally:
             warehouse.close()
     assert snapshots[0] == snapshots[1]
+
+
+def test_capped_alerts_do_not_depend_on_row_order():
+    """An unsorted result arrives in the engine's order (threads, spilling); the 150 alerts kept
+    must be the same whatever that order. A query that sorts keeps its own order."""
+    import pyarrow as pa
+
+    from entrawatch.analytics.alerts import build_alerts
+    from entrawatch.analytics.scheduler import Window
+
+    rows = [{"UserPrincipalName": f"u{i:03d}@contoso.com", "IPAddress": "203.0.113.9", "Attempts": i}
+            for i in range(200)]
+    window = Window(T0, T0 + H)
+    unsorted = make_rule(query="TestEvents | summarize Attempts = count() by UserPrincipalName, IPAddress")
+    first = build_alerts(unsorted, window, pa.Table.from_pylist(rows))
+    again = build_alerts(unsorted, window, pa.Table.from_pylist(rows[::-1]))
+    assert len(first) == len(again) == 150
+    assert {a.system_alert_id for a in first} == {a.system_alert_id for a in again}
+    ranked = make_rule(query="TestEvents | summarize Attempts = count() by UserPrincipalName, IPAddress "
+                             "| sort by Attempts desc")
+    kept = build_alerts(ranked, window, pa.Table.from_pylist(rows[::-1]))
+    assert [a.events[0]["Attempts"] for a in kept[:3]] == [199, 198, 197]

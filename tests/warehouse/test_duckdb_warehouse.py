@@ -52,3 +52,14 @@ def test_bad_sql_raises_warehouse_error(warehouse):
 def test_unknown_table_names_known_ones():
     with pytest.raises(SchemaError, match="SigninLogs"):
         schema.table("SignInLog")
+
+
+def test_memory_limit_is_applied_and_validated(tmp_path):
+    from entrawatch.warehouse import DuckDBWarehouse
+
+    with DuckDBWarehouse(tmp_path / "m.duckdb", memory_limit="256MB") as wh:
+        limit = wh.query("SELECT current_setting('memory_limit') AS m").column("m")[0].as_py()
+        assert limit.endswith("MiB") and 240 <= float(limit.split()[0]) <= 260  # DuckDB reports 256MB as MiB
+    for bad in ("lots", "256", "1GB; DROP TABLE x", ""):
+        with pytest.raises(WarehouseError, match="invalid memory limit"):
+            DuckDBWarehouse(tmp_path / "m.duckdb", memory_limit=bad)

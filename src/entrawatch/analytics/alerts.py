@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from entrawatch.analytics import vocabulary as voc
 from entrawatch.analytics.model import Rule
+from entrawatch.analytics.prepared import sorts_rows
 from entrawatch.analytics.scheduler import Window
 
 PROVIDER = "entrawatch"
@@ -219,6 +220,10 @@ def build_alerts(rule: Rule, window: Window, result: pa.Table) -> list[Alert]:
         return []
     rows = result.to_pylist()
     skip = time_bound_columns(result)
+    if len(rows) > 1 and not sorts_rows(rule.query):
+        # An unsorted result comes in the engine's order, which follows threads and spilling; the
+        # 150-row cap and a SingleAlert's first row must not, or a re-run would store other alerts.
+        rows.sort(key=lambda row: row_hash(row, skip))
     if rule.aggregation_kind == "AlertPerResult" and rows:
         groups = [[row] for row in rows[: voc.MAX_ALERTS_PER_RUN]]
     else:

@@ -33,6 +33,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -96,29 +97,52 @@ _ORDER_DEPENDENT_OPERATORS = frozenset({
 
 def order_dependent(query: str) -> bool:
     """Whether ``query`` uses an order-dependent aggregate or operator (True if it does not parse)."""
+    from entrawatch.kql import ast
+
+    nodes = _syntax_nodes(query)
+    if nodes is None:
+        return True
+    return any((isinstance(item, ast.Call) and item.name.lower() in _ORDER_DEPENDENT_CALLS)
+               or (isinstance(item, ast.Operator) and item.name.lower() in _ORDER_DEPENDENT_OPERATORS)
+               for item in nodes)
+
+
+#: Operators that give a result its row order (the rule's author chose which rows come first).
+_SORTING_OPERATORS = frozenset({"sort", "order", "top", "top-nested"})
+
+
+@lru_cache(maxsize=512)
+def sorts_rows(query: str) -> bool:
+    """Whether ``query`` orders its result (``sort``/``order by``/``top``); True if it does not parse."""
+    from entrawatch.kql import ast
+
+    nodes = _syntax_nodes(query)
+    return nodes is None or any(isinstance(item, ast.Operator) and item.name.lower() in _SORTING_OPERATORS
+                                for item in nodes)
+
+
+def _syntax_nodes(query: str) -> list[Any] | None:
+    """Every node of ``query``'s syntax tree (None when it does not parse)."""
     from dataclasses import fields, is_dataclass
 
-    from entrawatch.kql import ast
     from entrawatch.kql.api import parse
 
     try:
         tree = parse(query)
     except KqlError:
-        return True
+        return None
+    nodes: list[Any] = []
     stack: list[Any] = [tree]
     while stack:
         item = stack.pop()
-        if isinstance(item, ast.Call) and item.name.lower() in _ORDER_DEPENDENT_CALLS:
-            return True
-        if isinstance(item, ast.Operator) and item.name.lower() in _ORDER_DEPENDENT_OPERATORS:
-            return True
+        nodes.append(item)
         if is_dataclass(item):
             stack.extend(getattr(item, f.name) for f in fields(item))
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
         elif isinstance(item, dict):
             stack.extend(item.values())
-    return False
+    return nodes
 
 
 def _is_now_variable(node: exp.Expression) -> bool:

@@ -155,6 +155,9 @@ def detect(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
            to: Annotated[str | None, typer.Option("--to", help="End (ISO-8601, UTC; default now).")] = None,
            rules_path: Annotated[Path | None, typer.Option("--rules", help="Rule file or folder (default: built-in).")] = None,
            rule_id: Annotated[str | None, typer.Option("--rule", help="Only this rule (id, name or file stem).")] = None,
+           memory_limit: Annotated[str | None, typer.Option(
+               "--memory-limit", help="Cap DuckDB's memory (e.g. 4GB); it spills to disk beyond. "
+                                      "Default: DuckDB's, 80% of RAM.")] = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Evaluate rules over their scheduled windows; store alerts and incidents.
 
@@ -166,7 +169,7 @@ def detect(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
     from entrawatch.warehouse import open_warehouse
 
     rules, problems = _load(rules_path, require_tests=False, rule_id=rule_id)
-    warehouse = open_warehouse(db)
+    warehouse = open_warehouse(db, memory_limit=memory_limit)
     try:
         if since and from_:
             raise typer.BadParameter("give --since or --from, not both")

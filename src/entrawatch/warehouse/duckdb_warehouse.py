@@ -7,6 +7,7 @@ inserted where the key is not stored yet.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,6 +22,9 @@ from entrawatch.errors import SchemaError, WarehouseError
 from entrawatch.warehouse.base import AppendResult, CanonicalTables
 
 DEFAULT_DB = "entrawatch.duckdb"
+
+#: A DuckDB memory size: a number and a unit (``512MB``, ``4GB``, ``1.5GiB``).
+_MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 
 _DUCK_TO_KQL = {
     "VARCHAR": "string",
@@ -46,13 +50,21 @@ class DuckDBWarehouse(CanonicalTables):
 
     dialect = "duckdb"
 
-    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False,
+                 memory_limit: str | None = None) -> None:
+        """``memory_limit`` (e.g. ``"4GB"``) caps DuckDB's buffer pool; beyond it, joins and
+        aggregations spill to ``<database>.tmp``. Default: DuckDB's own, 80% of the machine's RAM."""
         self.path = str(path)
+        if memory_limit is not None and not _MEMORY_LIMIT.fullmatch(memory_limit.strip()):
+            raise WarehouseError(f"invalid memory limit {memory_limit!r}: use a size such as 512MB or 4GB")
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as err:
             raise WarehouseError(f"cannot open DuckDB database {self.path}: {err}") from err
         self._con.execute("SET TimeZone = 'UTC'").fetchall()
+        if memory_limit is not None:
+            literal = exp.Literal.string(memory_limit.strip()).sql(dialect="duckdb")
+            self._con.execute(f"SET memory_limit = {literal}").fetchall()
         self._lock = threading.RLock()
         self._known: set[str] = set()
 
