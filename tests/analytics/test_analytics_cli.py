@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import T0, FakeKql, add_events
+from analytics_support import T0, FakeKql, add_events
 from entrawatch.analytics import runner as runner_module
 from entrawatch.cli import main
 from entrawatch.warehouse import DuckDBWarehouse

@@ -1,4 +1,4 @@
-"""Scheduler + runner behaviour with a stand-in KQL engine (see conftest.FakeKql)."""
+"""Scheduler + runner behaviour with a stand-in KQL engine (see analytics_support.FakeKql)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import T0, FakeKql, add_events, make_rule
+from analytics_support import T0, FakeKql, add_events, make_rule
 from entrawatch.analytics import list_alerts, list_incidents, run_detection
 from entrawatch.warehouse import DuckDBWarehouse
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from conftest import T0, FakeKql, add_events, make_rule
+from analytics_support import T0, FakeKql, add_events, make_rule
 from entrawatch.analytics import list_incidents, run_detection
 
 H = timedelta(hours=1)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import FakeKql
+from analytics_support import FakeKql
 from entrawatch.analytics.content_data import load_content_data
 from entrawatch.analytics.model import Rule
 from entrawatch.analytics.testing import expand_rows, resolve_time, run_rule_tests

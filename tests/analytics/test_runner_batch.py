@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from conftest import make_rule
+from analytics_support import make_rule
 from entrawatch import kql, schema
 from entrawatch.analytics import content_dir, list_alerts, list_incidents, load_rules, run_detection
 from entrawatch.analytics.prepared import CachingKqlRunner, batch_sql, order_dependent, prepare
