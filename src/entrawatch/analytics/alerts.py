@@ -218,20 +218,21 @@ def build_alerts(rule: Rule, window: Window, result: pa.Table) -> list[Alert]:
     """
     if not triggered(rule, result.num_rows):
         return []
-    rows = result.to_pylist()
     skip = time_bound_columns(result)
-    if len(rows) > 1 and not sorts_rows(rule.query):
+    hashed = [(row_hash(row, skip), row) for row in result.to_pylist()]
+    if len(hashed) > 1 and not sorts_rows(rule.query):
         # An unsorted result comes in the engine's order, which follows threads and spilling; the
         # 150-row cap and a SingleAlert's first row must not, or a re-run would store other alerts.
-        rows.sort(key=lambda row: row_hash(row, skip))
-    if rule.aggregation_kind == "AlertPerResult" and rows:
-        groups = [[row] for row in rows[: voc.MAX_ALERTS_PER_RUN]]
+        hashed.sort(key=lambda pair: pair[0])
+    if rule.aggregation_kind == "AlertPerResult" and hashed:
+        hashed_groups = [[pair] for pair in hashed[: voc.MAX_ALERTS_PER_RUN]]
     else:
-        groups = [rows]
+        hashed_groups = [hashed]
     alerts = []
-    for group in groups:
+    for hashed_group in hashed_groups:
+        group = [row for _, row in hashed_group]
         first = group[0] if group else {}
-        hashes = sorted(row_hash(row, skip) for row in group)
+        hashes = sorted(h for h, _ in hashed_group)
         dedup_key = hashlib.sha256(json.dumps([rule.id, hashes]).encode()).hexdigest()
         custom: dict[str, list[Any]] = {}
         for key, column in rule.custom_details.items():

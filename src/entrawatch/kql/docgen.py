@@ -57,8 +57,9 @@ KNOWN_DIFFERENCES = [
     "Column names are matched case-insensitively by DuckDB and Spark; two columns whose names differ only in "
     "case cannot coexist (Kusto allows it).",
     "`innerunique` keeps an arbitrary left row per key, as Kusto does, but not necessarily the same one.",
-    "`take_any` picks an arbitrary row; `arg_max`/`arg_min` break ties on the key by the row's other (non-dynamic)"
-    " values, so the same row wins on every run and engine.",
+    "`take_any(x)` returns the group's smallest non-null value (Kusto's pick is arbitrary), so every run and engine"
+    " agree; `take_any` of several columns or `*` still picks an arbitrary row. `arg_max`/`arg_min` break ties on"
+    " the key by the row's other (non-dynamic) values, so the same row wins on every run and engine.",
     "`mv-expand` of a property bag (object) fails at run time with an explicit engine error "
     "(arrays, scalars and nulls expand as in Kusto).",
     "`parse` kind=simple anchors the pattern at the start (and at the end when it ends with a column); "

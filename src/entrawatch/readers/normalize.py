@@ -232,15 +232,15 @@ class Normalizer:
         tables are created first: a transaction does not see tables created after it began.
         """
         con, counts = prepared.con, prepared.counts
-        has_rejects = bool(sum(counts.quarantined.values())) or any(prepared.bad.values())
+        routing_rejects = sum(counts.quarantined.values())  # the normalize rejects are added below
         if self.direct:
             for target in prepared.routable:
                 self.warehouse.ensure_table(target)
-            if has_rejects:
+            if routing_rejects or any(prepared.bad.values()):
                 self.warehouse.ensure_table(schema.QUARANTINE_TABLE)
         _run(con, "BEGIN TRANSACTION")
         try:
-            if sum(counts.quarantined.values()):
+            if routing_rejects:
                 self._store_quarantine(con, _QUARANTINE_SELECT.format(
                     target=prepared.stage_target, field="CAST(NULL AS VARCHAR)", source=sqlgen.STAGE), qparams)
             for target in sorted(prepared.routable):
@@ -267,8 +267,7 @@ class Normalizer:
         cols = ", ".join(_q(c) for c in tbl.column_names)
         # The window is costly over wide rows: only when the stage saw an id twice (or a missing one).
         dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1' if repeated else ""
-        if self.direct:
-            self.warehouse.ensure_table(target)
+        if self.direct:  # the table exists: _store_prepared created it before its transaction
             return int(_run(
                 con,
                 f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {source} n WHERE _reason IS NULL "

@@ -78,7 +78,6 @@ class DuckDBWarehouse(CanonicalTables):
             self._con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(name)} ({cols})").fetchall()
         self._known.add(name)
 
-
     # -- data ------------------------------------------------------------------------------
     def append(self, table: str, batches: Iterable[pa.RecordBatch], *, dedupe: bool = True) -> AppendResult:
         tbl = schema.table(table)

@@ -206,7 +206,6 @@ class SparkWarehouse(CanonicalTables):
                 self._sync_views()
                 self._register_view(name)
 
-
     # -- data --------------------------------------------------------------------------------
     def append(self, table: str, batches: Iterable[pa.RecordBatch], *, dedupe: bool = True) -> AppendResult:
         tbl = schema.table(table)
