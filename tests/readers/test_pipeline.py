@@ -73,3 +73,39 @@ def test_parallel_ingest_stores_what_was_read_before_a_read_error(tmp_path, monk
     assert seq_report.files[0].error and par_report.files[0].error == seq_report.files[0].error
     assert par_report.totals.inserted == seq_report.totals.inserted > 0
     assert par_rows == seq_rows
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_is_stored_whole_or_not_at_all(tmp_path, monkeypatch, workers):
+    """One transaction per file: an unexpected failure in a later chunk leaves none of the file's
+    earlier chunks behind (and no table the rollback removed), and the next ingest stores it all."""
+    from entrawatch.readers import normalize
+
+    monkeypatch.setattr(framing, "CHUNK_BYTES", 2_000)
+    data = b"\n".join(_line(i) for i in range(240) if i % 13 != 5 and i % 17 != 9) + b"\n"
+    path = tmp_path / "PT1H.json"
+    path.write_bytes(data)
+    wh = DuckDBWarehouse(tmp_path / "whole.duckdb")
+    real_store = normalize.Normalizer._store_valid
+    calls = {"n": 0}
+
+    def failing_store(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 12:  # well after the first chunks were stored
+            raise RuntimeError("disk on fire")
+        return real_store(self, *args, **kwargs)
+
+    monkeypatch.setattr(normalize.Normalizer, "_store_valid", failing_store)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest_paths([path], wh, workers=workers)
+    assert calls["n"] == 12
+    tables = {r[0] for r in wh.connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert not tables & set(_TABLES)
+
+    monkeypatch.setattr(normalize.Normalizer, "_store_valid", real_store)
+    report = ingest_paths([path], wh, workers=workers)
+    assert report.totals.inserted > 0 and report.totals.reconciles
+    stored = sum(wh.connection.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in _TABLES[:-1]
+                 if t in {r[0] for r in wh.connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()})
+    assert stored == report.totals.inserted
+    wh.close()

@@ -185,3 +185,31 @@ def test_shape_and_table_overrides(warehouse):
     report = ingest_paths([FIXTURES / "graph_lines.jsonl"], warehouse, shape="graph", table="SigninLogs")
     assert report.per_table == {"SigninLogs": report.per_table["SigninLogs"]}
     assert _one(warehouse, "SigninLogs", "fx-gl-1")["_SourceShape"] == "graph"
+
+
+def _diag(i: int) -> dict:
+    return {"time": "2025-03-10T08:00:00Z", "category": "SignInLogs",
+            "properties": {"id": f"first-line-{i}", "userPrincipalName": f"u{i}@contoso.com"}}
+
+
+@pytest.mark.parametrize(("text", "kind", "inserted", "quarantined"), [
+    # JSON lines whose first line was cut: that line alone is refused, the records after it are kept
+    ('{"time": "2025-03-10T08:00:00Z", "categ\n' + "\n".join(json.dumps(_diag(i)) for i in range(3)) + "\n",
+     "lines", 3, 1),
+    ("[0\n" + "\n".join(json.dumps(_diag(i)) for i in range(3)) + "\n", "lines", 3, 1),
+    # a document spread over lines, one record per line: its records end in commas, so still a document
+    ('{"records": [\n' + ",\n".join(json.dumps(_diag(i)) for i in range(3)) + "\n]}\n", "document", 3, 0),
+    ("[\n" + ",\n".join(json.dumps(_diag(i)) for i in range(3)) + "\n]\n", "document", 3, 0),
+    # one object line after a broken first line is too little evidence: one broken document
+    ("[0\n" + json.dumps(_diag(0)) + "\n", "document", 0, 1),
+])
+def test_a_broken_first_line_does_not_swallow_a_json_lines_file(tmp_path: Path, warehouse, text, kind,
+                                                                  inserted, quarantined):
+    path = tmp_path / "PT1H.json"
+    path.write_text(text, encoding="utf-8")
+    report = ingest_paths([path], warehouse)
+    assert (report.totals.inserted, report.totals.quarantined) == (inserted, quarantined)
+    if kind == "lines":
+        assert list(_reasons(warehouse).items()) == [(1, "malformed JSON")]
+    elif quarantined:
+        assert next(iter(_reasons(warehouse).values())).startswith("malformed JSON document")

@@ -83,8 +83,9 @@ def prepare(query: str, warehouse: Any) -> PreparedQuery | None:
 
 
 #: KQL aggregates and operators whose result may depend on the order rows reach them (ties in
-#: ``arg_max``, which value ``take_any`` keeps, which rows ``take`` keeps). Such a query is only
-#: determined up to that choice, and a batch may choose differently from a window run alone.
+#: ``arg_max``, which row ``take_any`` of several columns keeps, which rows ``take`` keeps). Such a
+#: query is only determined up to that choice, and a batch may choose differently from a window run
+#: alone. ``take_any(x)`` of one column is not: it is the group's smallest value (kql/functions).
 _ORDER_DEPENDENT_CALLS = frozenset({
     "take_any", "any", "takeany", "arg_max", "arg_min", "argmax", "argmin", "make_list", "make_list_if",
     "makelist", "make_list_with_nulls", "row_number", "prev", "next", "row_cumsum", "row_window_session",
@@ -102,9 +103,19 @@ def order_dependent(query: str) -> bool:
     nodes = _syntax_nodes(query)
     if nodes is None:
         return True
-    return any((isinstance(item, ast.Call) and item.name.lower() in _ORDER_DEPENDENT_CALLS)
+    return any((isinstance(item, ast.Call) and item.name.lower() in _ORDER_DEPENDENT_CALLS
+                and not _single_value_take_any(item))
                or (isinstance(item, ast.Operator) and item.name.lower() in _ORDER_DEPENDENT_OPERATORS)
                for item in nodes)
+
+
+def _single_value_take_any(call: Any) -> bool:
+    """``take_any(x)``: lowered to the smallest value, the same whatever the order of the rows.
+    With several columns or ``*`` it keeps a row, which is arbitrary when all of them are dynamic."""
+    from entrawatch.kql import ast
+
+    return (call.name.lower() in ("take_any", "any", "takeany") and len(call.args) == 1
+            and not isinstance(call.args[0], ast.Star))
 
 
 #: Operators that give a result its row order (the rule's author chose which rows come first).

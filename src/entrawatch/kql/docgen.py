@@ -57,8 +57,9 @@ KNOWN_DIFFERENCES = [
     "Column names are matched case-insensitively by DuckDB and Spark; two columns whose names differ only in "
     "case cannot coexist (Kusto allows it).",
     "`innerunique` keeps an arbitrary left row per key, as Kusto does, but not necessarily the same one.",
-    "`take_any(x)` returns the group's smallest non-null value (Kusto's pick is arbitrary), so every run and engine"
-    " agree; `take_any` of several columns or `*` still picks an arbitrary row. `arg_max`/`arg_min` break ties on"
+    "`take_any(x)` returns the group's smallest non-null value, and `take_any` of several columns or `*` the row"
+    " with the smallest (non-dynamic) values (Kusto's pick is arbitrary), so every run and engine agree; only a"
+    " `take_any` of dynamic columns alone still picks an arbitrary row. `arg_max`/`arg_min` break ties on"
     " the key by the row's other (non-dynamic) values, so the same row wins on every run and engine.",
     "`mv-expand` of a property bag (object) fails at run time with an explicit engine error "
     "(arrays, scalars and nulls expand as in Kusto).",
@@ -218,7 +219,8 @@ DESIGN_NOTES = """## Design notes
 - **Implicit conversions** live in `scalars.ScalarLowerer.coerce_pair`; `ResultType == 0` on a
   string column compares text, `Status.errorCode == 50126` compares numbers.
 - **Multi-column aggregates** (`arg_max(T, *)`, `take_any(*)`) aggregate a struct with
-  `ARG_MAX`/`MAX_BY`/`ANY_VALUE` and unpack it in an outer SELECT: no self-join, one row's values.
+  `ARG_MAX`/`MAX_BY` (`take_any`: `ARG_MIN`/`MIN_BY` over the row's non-dynamic values) and unpack it in an
+  outer SELECT: no self-join, one row's values, the same row on every run and engine.
 - **Lets become CTEs; functions are expanded at compile time.** A top-level tabular let (or
   `materialize()`) is lowered once, at its first reference, to `WITH _letN AS (...)`, and every
   reference reads `_letN`. Inlining a copy per reference made lets that build on each other grow

@@ -163,24 +163,33 @@ def _row_selector(compiler: Compiler, rel: Rel, named: ast.NamedExpr, env: Env, 
         fields.append((field_name, out_name, typed.kql_type))
     struct = exp.Struct(expressions=struct_items)
     cls = ROW_SELECTORS[call.name]
+    ordered = _row_order(struct_items, fields)
     if key is not None:
-        aggregate: exp.Expression = cls(this=struct, expression=_tie_broken(key.expr, struct_items, fields))
+        aggregate: exp.Expression = cls(this=struct, expression=_tie_broken(key.expr, ordered))
+    elif ordered:
+        # take_any of several columns: the row with the smallest values, like take_any(x)'s
+        # smallest value, so every run and engine returns the same row (see _tie_broken).
+        aggregate = exp.ArgMin(this=struct, expression=exp.Struct(expressions=ordered))
     else:
-        aggregate = cls(this=struct)
+        aggregate = cls(this=struct)  # only dynamic values: no order both engines share
     return aggregate, fields
 
 
-def _tie_broken(key: exp.Expression, items: list[exp.Expression], fields: list[tuple[str, str, str]]) -> exp.Expression:
+def _row_order(items: list[exp.Expression], fields: list[tuple[str, str, str]]) -> list[exp.Expression]:
+    """The row's values as ordering fields, dynamic ones left out: Spark cannot order them."""
+    return [exp.PropertyEQ(this=exp.to_identifier(f"t{i}"), expression=item.expression.copy())
+            for i, (item, (_, _, kql_type)) in enumerate(zip(items, fields, strict=True)) if kql_type != "dynamic"]
+
+
+def _tie_broken(key: exp.Expression, ordered: list[exp.Expression]) -> exp.Expression:
     """The ordering value of ``arg_max``/``arg_min``: the key, then the row's other values.
 
     Kusto returns an arbitrary row among those tied on the key; the engines' choice depends on
     thread scheduling, so the same rule over the same data could fire with different rows (and a
     different alert identity) from run to run. Ordering by ``(key, values…)`` picks one row
-    deterministically on both engines. Dynamic values are left out: Spark cannot order them.
+    deterministically on both engines.
     """
-    ordered = [exp.PropertyEQ(this=exp.to_identifier("k"), expression=key.copy())]
-    ordered += [exp.PropertyEQ(this=exp.to_identifier(f"t{i}"), expression=item.expression.copy())
-                for i, (item, (_, _, kql_type)) in enumerate(zip(items, fields, strict=True)) if kql_type != "dynamic"]
+    ordering = [exp.PropertyEQ(this=exp.to_identifier("k"), expression=key.copy()), *(o.copy() for o in ordered)]
     # a NULL key must stay a NULL ordering value (the row is skipped), not a struct holding a NULL
     return exp.Case(ifs=[exp.If(this=exp.Is(this=key.copy(), expression=exp.Null()), true=exp.Null())],
-                    default=exp.Struct(expressions=ordered))
+                    default=exp.Struct(expressions=ordering))

@@ -19,7 +19,7 @@ from entrawatch import schema
 from entrawatch.errors import ReaderError
 from entrawatch.readers import mapping
 from entrawatch.readers.framing import SHAPES, frame
-from entrawatch.readers.normalize import Normalizer, parse_times
+from entrawatch.readers.normalize import ChunkCounts, Normalizer, parse_times
 from entrawatch.readers.pipeline import Pipeline
 from entrawatch.readers.prefetch import prefetch
 from entrawatch.readers.progress import Progress
@@ -116,7 +116,8 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
 
     ``shape`` overrides detection (diagnostic, graph, loganalytics, portal); ``table`` forces the
     target table of every record. Unreadable files are reported in ``report.files`` (``error``),
-    not raised, so one bad file does not stop a directory. ``workers``: chunks prepared at once
+    not raised, so one bad file does not stop a directory. On a DuckDB warehouse each file is one
+    transaction: stored whole, or not at all when an unexpected error is raised. ``workers``: chunks prepared at once
     on a DuckDB warehouse (default: DuckDB's thread count, at most 4; 1 = one chunk at a time).
     """
     _check_args(shape, table)
@@ -124,7 +125,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     ingested_at = datetime.now(UTC)
     normalizer = Normalizer(warehouse)
     workers = normalizer.default_workers() if workers is None else workers
-    pipeline = Pipeline(normalizer, workers) if normalizer.direct and workers > 1 else None
+    pipeline = Pipeline(normalizer, workers) if normalizer.direct else None
     bar = Progress(enabled=progress)
     try:
         for source in iter_sources(paths):
@@ -151,16 +152,25 @@ def _ingest_file(source: SourceFile, normalizer: Normalizer, pipeline: Pipeline 
         chunks = prefetch(framed.chunks)
         results = (pipeline.run(chunks, **ctx) if pipeline is not None
                    else (normalizer.process(chunk, **ctx) for chunk in chunks))
-        for result in results:
-            for target, count in result.read.items():
-                file_report.counts(target).read += count
-            for target, count in result.quarantined.items():
-                file_report.counts(target).quarantined += count
-            for target, count in result.inserted.items():
-                file_report.counts(target).inserted += count
-            for target, count in result.duplicates.items():
-                file_report.counts(target).duplicates += count
-            bar.advance(sum(result.read.values()))
-    except (OSError, EOFError, zlib.error) as err:  # EOFError/zlib.error: a truncated or corrupt gzip
+        with normalizer.file_transaction():
+            try:
+                for result in results:
+                    _count(file_report, result)
+                    bar.advance(sum(result.read.values()))
+            except (OSError, EOFError, zlib.error) as err:  # EOFError/zlib.error: a truncated or corrupt gzip
+                # What was read before the error is stored (the transaction commits), as before.
+                file_report.error = f"cannot read: {err}"
+    except (OSError, EOFError, zlib.error) as err:  # raised while detecting the shape
         file_report.error = f"cannot read: {err}"
     return file_report
+
+
+def _count(file_report: FileReport, result: ChunkCounts) -> None:
+    for target, count in result.read.items():
+        file_report.counts(target).read += count
+    for target, count in result.quarantined.items():
+        file_report.counts(target).quarantined += count
+    for target, count in result.inserted.items():
+        file_report.counts(target).inserted += count
+    for target, count in result.duplicates.items():
+        file_report.counts(target).duplicates += count

@@ -215,6 +215,27 @@ def frame_lines(block: LineBlock) -> Chunk:
     return builder.flush()
 
 
+def _mostly_object_lines(head: bytes) -> bool:
+    """Whether the lines after a broken first line are JSON objects, one per line.
+
+    Why: a JSON-lines file whose first line is cut or corrupt must not be read as one broken
+    document (its records would all end in a single quarantine row holding only the first MB);
+    each bad line is refused on its own instead. A document spread over lines has few lines that
+    are complete objects (its records end in commas), so at least two sampled lines, and more
+    than half of them, must be objects.
+    """
+    sampled = objects = 0
+    for data in head.splitlines()[1:50]:
+        if not data.strip():
+            continue
+        sampled += 1
+        try:
+            objects += isinstance(orjson.loads(data), dict)
+        except orjson.JSONDecodeError:
+            continue
+    return objects >= 2 and objects * 2 > sampled
+
+
 def _sample_lines(head: bytes) -> object:
     for data in head.splitlines()[:50]:
         if data.strip():
@@ -466,9 +487,10 @@ def frame(source: SourceFile, shape: str | None = None) -> Framed:
             first = orjson.loads(first_line)
         except orjson.JSONDecodeError:
             first = None
-        if isinstance(first, dict) and not any(isinstance(first.get(k), list) for k in ("records", "value")):
+        if (isinstance(first, dict) and not any(isinstance(first.get(k), list) for k in ("records", "value"))) or (
+                first is None and _mostly_object_lines(head)):
             kind = "lines"
-            detected = classify_record(first)
+            detected = classify_record(first) if first is not None else None
             if detected is None:
                 detected = classify_record(_sample_lines(head))
         else:

@@ -3,10 +3,11 @@
 One DuckDB statement over a ~64 MB chunk runs on one core: a chunk (~16k records of ~4 KB) is far
 below DuckDB's parallel-scan unit, a 122,880-row group. So the ingest uses the machine's cores the
 other way round: ``workers`` connections (cursors of the warehouse's database) each *prepare* a
-chunk — frame, stage, normalize into that connection's temp tables, the JSON-heavy ~80% of the
-work — while *commits* (the ``Id`` anti-join and the append) run one at a time in chunk order,
-so the first occurrence of an ``Id`` still wins and record indexes still count from the start of
-the file. Memory stays bounded: at most ``workers`` chunks are in flight, plus the one being read.
+chunk — frame, stage, normalize into Arrow, the JSON-heavy ~80% of the work — while *stores*
+(the ``Id`` check and the append, on the warehouse's connection inside the file's transaction)
+run one at a time in chunk order, so the first occurrence of an ``Id`` still wins and record
+indexes still count from the start of the file. Memory stays bounded: at most ``workers`` chunks
+are in flight, plus the one being read.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ class Pipeline:
     def _job(self, chunk: Chunk, seq: int, turns: _Turns, ctx: dict) -> ChunkCounts:
         con = self._cursors.get()
         try:
-            # Blocks that are not valid UTF-8 as a whole (or of an unknown shape) are framed line
-            # by line and processed on the warehouse's connection, in their turn.
+            # Blocks that are not valid UTF-8 as a whole are framed line by line in their turn:
+            # the Python framing numbers records from the file's running count.
             text = block_text(chunk, ctx["family"])
             fallback = chunk.block is not None and text is None
             prepared, error = None, None
@@ -117,8 +118,10 @@ class Pipeline:
             try:
                 if error is not None:
                     raise error
-                counts = (self.normalizer.process(framing.frame_lines(chunk.block), **ctx) if fallback
-                          else self.normalizer.commit(prepared, chunk, **ctx))
+                if fallback:
+                    chunk = framing.frame_lines(chunk.block)
+                    prepared = self.normalizer.prepare(con, chunk, None, **ctx)
+                counts = self.normalizer.commit(prepared, chunk, **ctx)
             except BaseException:
                 turns.give_back(ok=False)
                 raise

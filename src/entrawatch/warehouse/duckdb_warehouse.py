@@ -78,6 +78,11 @@ class DuckDBWarehouse(CanonicalTables):
             self._con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(name)} ({cols})").fetchall()
         self._known.add(name)
 
+    def forget_created_tables(self) -> None:
+        """Check the catalog again on the next ``ensure_table``: after a rolled-back transaction
+        the tables it created are gone, though this cache still lists them."""
+        self._known.clear()
+
     # -- data ------------------------------------------------------------------------------
     def append(self, table: str, batches: Iterable[pa.RecordBatch], *, dedupe: bool = True) -> AppendResult:
         tbl = schema.table(table)

@@ -74,6 +74,14 @@ CASES = [
          [("Finance", "alice@contoso.com", 3)], columns=["Department", "UserPrincipalName", "Level"]),
     Case("take_any_several", "Users | where Level == 3 | summarize take_any(UserPrincipalName, Department)",
          [("alice@contoso.com", "Finance")], columns=["UserPrincipalName", "Department"]),
+    # Several columns: the row with the smallest values (Kusto's pick is arbitrary), the same row on every
+    # run and engine, so an alert built from it keeps its id.
+    Case("take_any_several_picks_one_row_deterministically",
+         "datatable(g:string, a:string, b:long)['x', 'b', 1, 'x', 'a', 2, 'x', 'a', 1, 'x', 'c', 0, 'y', 'q', 5] "
+         "| summarize take_any(a, b) by g", [("x", "a", 1), ("y", "q", 5)], columns=["g", "a", "b"]),
+    Case("take_any_star_picks_one_row_deterministically",
+         "datatable(g:string, a:string, b:long)['x', 'b', 1, 'x', 'a', 2, 'x', 'a', 1, 'x', 'c', 0] "
+         "| summarize take_any(*) by g", [("x", "a", 1)], columns=["g", "a", "b"]),
     # --- sort / top ------------------------------------------------------------------------------
     Case("sort_default_desc", "T | sort by a | project a", [(5,), (4,), (3,), (2,), (1,)]),
     Case("sort_asc", "T | order by a asc | project a", [(1,), (2,), (3,), (4,), (5,)]),
