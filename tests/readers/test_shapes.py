@@ -200,8 +200,9 @@ def _diag(i: int) -> dict:
     # a document spread over lines, one record per line: its records end in commas, so still a document
     ('{"records": [\n' + ",\n".join(json.dumps(_diag(i)) for i in range(3)) + "\n]}\n", "document", 3, 0),
     ("[\n" + ",\n".join(json.dumps(_diag(i)) for i in range(3)) + "\n]\n", "document", 3, 0),
-    # one object line after a broken first line is too little evidence: one broken document
-    ("[0\n" + json.dumps(_diag(0)) + "\n", "document", 0, 1),
+    # one object line after a broken first line is too little evidence: one broken document (its first
+    # item is incomplete, so every ijson version refuses it whole)
+    ('[{"a":\n' + json.dumps(_diag(0)) + "\n", "document", 0, 1),
 ])
 def test_a_broken_first_line_does_not_swallow_a_json_lines_file(tmp_path: Path, warehouse, text, kind,
                                                                   inserted, quarantined):
