@@ -82,7 +82,7 @@ def test_a_file_is_stored_whole_or_not_at_all(tmp_path, monkeypatch, workers):
     from entrawatch.readers import normalize
 
     monkeypatch.setattr(framing, "CHUNK_BYTES", 2_000)
-    data = b"\n".join(_line(i) for i in range(240) if i % 13 != 5 and i % 17 != 9) + b"\n"
+    data = b"\n".join(_line(i) for i in range(96) if i % 13 != 5 and i % 17 != 9) + b"\n"
     path = tmp_path / "PT1H.json"
     path.write_bytes(data)
     wh = DuckDBWarehouse(tmp_path / "whole.duckdb")
@@ -91,14 +91,14 @@ def test_a_file_is_stored_whole_or_not_at_all(tmp_path, monkeypatch, workers):
 
     def failing_store(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 12:  # well after the first chunks were stored
+        if calls["n"] == 8:  # after the first chunks were stored
             raise RuntimeError("disk on fire")
         return real_store(self, *args, **kwargs)
 
     monkeypatch.setattr(normalize.Normalizer, "_store_valid", failing_store)
     with pytest.raises(RuntimeError, match="disk on fire"):
         ingest_paths([path], wh, workers=workers)
-    assert calls["n"] == 12
+    assert calls["n"] == 8
     tables = {r[0] for r in wh.connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert not tables & set(_TABLES)
 
