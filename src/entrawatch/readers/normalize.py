@@ -183,7 +183,8 @@ class Normalizer:
 
     def process(self, chunk: Chunk, *, family: str, shape: str, source_file: str, forced_table: str | None,
                 name_table: str | None, ingested_at: datetime) -> ChunkCounts:
-        """Prepare and commit one chunk on the warehouse's own connection (holding its lock)."""
+        """Prepare and commit one chunk on the normalizer's connection (holding the warehouse's lock):
+        the path of warehouses other than DuckDB (a DuckDB ingest goes through the pipeline)."""
         ctx = dict(family=family, shape=shape, source_file=source_file, forced_table=forced_table,
                    name_table=name_table, ingested_at=ingested_at)
         with self._lock:

@@ -160,8 +160,8 @@ def _stage_sql(family: str, source: str) -> str:
     transformed again without TRY so the error surfaces as before). That second transform is a
     ``CASE`` branch, not ``coalesce(parsed, …)``: written as ``coalesce`` over the ``TRY`` result
     it doubled the stage's CPU (0.35 vs 0.18 s per 64 MB block, measured), although a plain
-    ``coalesce`` is lazy. Whitespace tests use
-    ``starts_with`` first: framing already strips records, so the copying ``trim`` rarely runs.
+    ``coalesce`` is lazy. Whitespace tests use ``starts_with`` first: framing already strips
+    records, so the copying ``trim`` rarely runs.
 
     Parameters: forced table (or NULL), table named by the file name (or NULL).
     """
