@@ -100,6 +100,10 @@ class IngestReport:
                 "totals": self.totals.as_dict(), "files": [f.as_dict() for f in self.files]}
 
 
+#: What reading a file can raise: EOFError and zlib.error mean a truncated or corrupt gzip.
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
 def _check_args(shape: str | None, table: str | None) -> None:
     if shape is not None and shape not in SHAPES:
         raise ReaderError(f"unknown shape {shape!r}; use one of {', '.join(SHAPES)}", field="shape")
@@ -157,10 +161,10 @@ def _ingest_file(source: SourceFile, normalizer: Normalizer, pipeline: Pipeline 
                 for result in results:
                     _count(file_report, result)
                     bar.advance(sum(result.read.values()))
-            except (OSError, EOFError, zlib.error) as err:  # EOFError/zlib.error: a truncated or corrupt gzip
+            except _READ_ERRORS as err:
                 # What was read before the error is stored (the transaction commits), as before.
                 file_report.error = f"cannot read: {err}"
-    except (OSError, EOFError, zlib.error) as err:  # raised while detecting the shape
+    except _READ_ERRORS as err:  # raised while detecting the shape
         file_report.error = f"cannot read: {err}"
     return file_report
 

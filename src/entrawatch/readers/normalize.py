@@ -107,7 +107,6 @@ class Normalizer:
         self.direct = isinstance(warehouse, DuckDBWarehouse)
         self._restore_memory_limit: str | None = None
         self._restore_threads: int | None = None
-        self._in_file_transaction = False
         self._lock = getattr(warehouse, "_lock", None) or nullcontext()
         if self.direct:
             self.con = warehouse.connection  # type: ignore[attr-defined]
@@ -145,30 +144,27 @@ class Normalizer:
     def file_transaction(self) -> Iterator[None]:
         """Store every chunk of one file in one transaction on the warehouse's connection.
 
-        Why: a small transaction per chunk writes its rows to the write-ahead log, and its commits
-        trigger checkpoints that compress them again; in a large transaction DuckDB writes full
-        row groups straight to the database file. Measured at 1 GB: the per-chunk commits cost
+        Why: a small transaction per chunk (or per statement) writes its rows to the write-ahead
+        log, and its commits trigger checkpoints that compress them again; in a large transaction
+        DuckDB writes full row groups straight to the database file. Measured at 1 GB: the per-chunk commits cost
         10.9 s of a 22.4 s ingest, the one commit 2.1-2.5 s. The file is stored whole or, on an
         unexpected error, not at all; the caller catches read errors inside this block, so what
         was read before a truncation is still committed. Tables created inside the transaction
         vanish with a rollback, so the warehouse's table cache is dropped then.
         """
-        if not self.direct or self._in_file_transaction:
+        if not self.direct:
             yield
             return
         with self._lock:
             _run(self.con, "BEGIN TRANSACTION")
-            self._in_file_transaction = True
         try:
             yield
         except BaseException:
             with self._lock:
-                self._in_file_transaction = False
                 _run(self.con, "ROLLBACK")
                 self.warehouse.forget_created_tables()  # type: ignore[attr-defined]
             raise
         with self._lock:
-            self._in_file_transaction = False
             _run(self.con, "COMMIT")
 
     def close(self) -> None:
@@ -287,42 +283,25 @@ class Normalizer:
         return counts
 
     def _store_prepared(self, prepared: Prepared, qparams: list) -> None:
-        """Store one prepared chunk on the warehouse's connection, in one transaction.
+        """Store one prepared chunk: valid rows, duplicates counted, refused rows quarantined.
 
-        Inside :meth:`file_transaction` the file's transaction is used; otherwise the chunk gets
-        its own: each statement would otherwise commit on its own, and every commit writes the
-        write-ahead log and may trigger a checkpoint (five tables plus quarantine made ~6 commits
-        per chunk). Tables are created on this connection, so its transaction sees them.
+        On DuckDB this runs inside the file's transaction (:meth:`file_transaction`), on the
+        warehouse's connection, which is also where missing tables are created, so the transaction
+        sees them. Elsewhere (Spark) rows go through ``Warehouse.append``.
         """
         con, counts = self.con, prepared.counts
-        if self.direct:
-            for target in prepared.routable:
-                self.warehouse.ensure_table(target)
-            if prepared.stage_rejects is not None or any(prepared.bad.values()):
-                self.warehouse.ensure_table(schema.QUARANTINE_TABLE)
-        own_transaction = not self._in_file_transaction
-        if own_transaction:
-            _run(con, "BEGIN TRANSACTION")
-        try:
-            if prepared.stage_rejects is not None:
-                self._store_quarantine(con, _quarantine_select("_tt", "CAST(NULL AS VARCHAR)"),
-                                       prepared.stage_rejects, qparams)
-            for target in sorted(prepared.routable):
-                routable, bad = prepared.routable[target], prepared.bad[target]
-                rows = prepared.rows[target]
-                inserted = self._store_valid(con, target, rows, prepared.repeats[target] > 0) if routable > bad else 0
-                counts.quarantined[target] += bad
-                counts.inserted[target] += inserted
-                counts.duplicates[target] += routable - bad - inserted
-                if bad:
-                    self._store_quarantine(con, _quarantine_select(_literal(target), "_field"),
-                                           rows, qparams)
-            if own_transaction:
-                _run(con, "COMMIT")
-        except BaseException:
-            if own_transaction:
-                _run(con, "ROLLBACK")
-            raise
+        if prepared.stage_rejects is not None:
+            self._store_quarantine(con, _quarantine_select("_tt", "CAST(NULL AS VARCHAR)"),
+                                   prepared.stage_rejects, qparams)
+        for target in sorted(prepared.routable):
+            routable, bad = prepared.routable[target], prepared.bad[target]
+            rows = prepared.rows[target]
+            inserted = self._store_valid(con, target, rows, prepared.repeats[target] > 0) if routable > bad else 0
+            counts.quarantined[target] += bad
+            counts.inserted[target] += inserted
+            counts.duplicates[target] += routable - bad - inserted
+            if bad:
+                self._store_quarantine(con, _quarantine_select(_literal(target), "_field"), rows, qparams)
 
     def _store_valid(self, con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table, repeated: bool) -> int:
         """Insert the chunk's valid rows; first occurrence (source order) of an Id wins."""
@@ -330,7 +309,8 @@ class Normalizer:
         cols = ", ".join(_q(c) for c in tbl.column_names)
         # The window is costly over wide rows: only when the stage saw an id twice (or a missing one).
         dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1' if repeated else ""
-        if self.direct:  # the table exists: _store_prepared ensured it on this connection
+        if self.direct:
+            self.warehouse.ensure_table(target)
             # The ids already stored are looked up with the chunk's ids as the small side of a semi
             # join; `NOT EXISTS (… t.Id = n.Id)` hashed the whole table's ids for every chunk, which
             # grew with the table (at 1M rows: 0.16 vs 0.06 s per chunk and table, measured). The
