@@ -7,6 +7,9 @@ DataDog/Elastic samples (every record gets fresh ids), then runs two child proce
 2. the reference: ``CREATE TABLE t AS SELECT * FROM read_json(file, format='newline_delimited')``
    into a fresh DuckDB file.
 
+``--files N`` splits the same records into N files of consecutive lines (like a storage export's
+one ``PT1H.json`` per hour): entrawatch ingests the directory, the reference reads the glob.
+
 Each child is measured from the parent (wall time, and peak RSS through ``resource.getrusage``
 of the waited-for child), so the figures include interpreter start-up and are honest. Prints
 records/s, MB/s, peak RSS and the entrawatch/reference ratio.
@@ -90,6 +93,18 @@ def write_input(path: Path, size_mb: int, seed: int = 7) -> int:
     return records
 
 
+def split_input(data: Path, files: int, into: Path) -> None:
+    """Spread the lines of ``data`` over ``files`` files of consecutive lines in ``into``."""
+    into.mkdir()
+    lines = sum(1 for _ in data.open("rb"))
+    per_file = -(-lines // files)
+    with data.open("rb") as src:
+        for n in range(files):
+            with (into / f"PT{n:05d}.json").open("wb") as out:
+                for _, line in zip(range(per_file), src, strict=False):
+                    out.write(line)
+
+
 def run_child(code: str, *args: str) -> tuple[float, float, float, str]:
     """(wall seconds, CPU seconds, peak RSS in MB, last stdout line) of a child Python process.
 
@@ -121,6 +136,8 @@ def main() -> None:
     parser.add_argument("--baseline-src", default=None,
                         help="also run entrawatch from this src/ directory (e.g. a worktree of an older commit) "
                              "in every round, alternated, and print its time: an A/B on the same machine state")
+    parser.add_argument("--files", type=int, default=1,
+                        help="split the input into this many files (many small files, as storage exports are)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="alternate reference and entrawatch runs this many times; report each and the median ratio")
     args = parser.parse_args()
@@ -130,19 +147,24 @@ def main() -> None:
         t0 = time.perf_counter()
         records = write_input(data, args.size_mb)
         size_mb = data.stat().st_size / (1 << 20)
-        print(f"input: {records:,} records, {size_mb:,.0f} MB ({time.perf_counter() - t0:.1f} s to write); "
-              f"workers={args.workers}")
+        ew_input = ref_input = data
+        if args.files > 1:
+            split_input(data, args.files, work / "export")
+            data.unlink()
+            ew_input, ref_input = work / "export", work / "export" / "*.json"
+        print(f"input: {records:,} records, {size_mb:,.0f} MB in {args.files:,} file(s) "
+              f"({time.perf_counter() - t0:.1f} s to write); workers={args.workers}")
         ratios: list[tuple[float, float]] = []
         for run in range(args.repeat):
             for name in ("ref.duckdb", "ew.duckdb"):
                 (work / name).unlink(missing_ok=True)
             load = os.getloadavg()[0]
-            ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(data), str(work / "ref.duckdb"))
-            ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "ew.duckdb"),
+            ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(ref_input), str(work / "ref.duckdb"))
+            ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(ew_input), str(work / "ew.duckdb"),
                                                      args.workers, "-")
             if args.baseline_src:
                 (work / "base.duckdb").unlink(missing_ok=True)
-                base_s, base_cpu, base_rss, _ = run_child(_CHILD_ENTRAWATCH, str(data), str(work / "base.duckdb"),
+                base_s, base_cpu, base_rss, _ = run_child(_CHILD_ENTRAWATCH, str(ew_input), str(work / "base.duckdb"),
                                                           args.workers, str(Path(args.baseline_src).resolve()))
                 (work / "base.duckdb").unlink(missing_ok=True)
             read, inserted, dups, quarantined = (int(x) for x in ew_out.split())

@@ -51,12 +51,13 @@ def main() -> None:
         rows.append(("reference read_json CTAS", _timed(
             con, "CREATE TABLE ref AS SELECT * FROM read_json(?, format='newline_delimited')", [str(data)])))
         rows.append(("lines (read_csv, one VARCHAR column)", _timed(
-            con, f"CREATE TEMP TABLE {sqlgen.INCOMING} AS SELECT row_number() OVER () AS line, "
-                 "row_number() OVER () - 1 AS idx, raw, FALSE AS agg FROM read_csv(?, columns={'raw': 'VARCHAR'}, "
+            con, f"CREATE TEMP TABLE {sqlgen.INCOMING} AS SELECT 0 AS _file, CAST(NULL AS VARCHAR) AS name_table, "
+                 "row_number() OVER () AS line, row_number() OVER () - 1 AS idx, raw, FALSE AS agg "
+                 "FROM read_csv(?, columns={'raw': 'VARCHAR'}, "
                  "delim=chr(1), quote='', escape='', header=false, auto_detect=false)", [str(data)])))
         rows.append(("stage (validate + route)", _timed(
-            con, f"CREATE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_sql(mapping.DIAG)}", [None, None])))
-        params = [str(data), "diagnostic", datetime.now(UTC)]
+            con, f"CREATE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_sql(mapping.DIAG)}", [None])))
+        params = [[str(data)], ["diagnostic"], datetime.now(UTC)]  # per-file lists (see normalize_sql)
         totals = {"json_transform (table fields)": 0.0, "normalize without _Extra": 0.0,
                   "normalize with _Extra": 0.0, "INSERT (normalize + write)": 0.0}
         stage = ident(sqlgen.STAGE).sql(dialect="duckdb")

@@ -25,13 +25,22 @@ def _record(record_id: str, category: str = "SignInLogs", **props: object) -> by
 
 
 def _staged_sql(data: bytes, first_line: int, next_idx: int) -> list[tuple]:
-    """(line, idx, raw) as the SQL block framing stages them."""
+    """(line, idx, raw) as the SQL block framing stages them.
+
+    The block is staged as the second file of a batch, after another file's block, so records
+    must be numbered per file.
+    """
     con = duckdb.connect()
-    text = pa.array([data], pa.large_binary()).cast(pa.large_string())
-    con.register(sqlgen.BLOCK_LINES, pa.table({"block": text}))
-    con.execute(f"CREATE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_block_sql(mapping.DIAG)}",
-                [next_idx, first_line, None, None]).fetchall()
-    return con.execute(f"SELECT line, idx, raw FROM {sqlgen.STAGE} ORDER BY line").fetchall()
+    other = _record("other-file") + b"\n\n" + _record("other-file-2")
+    text = pa.array([other, data], pa.large_binary()).cast(pa.large_string())
+    con.register(sqlgen.BLOCK_LINES, pa.table({
+        "block": text, "_file": pa.array([0, 1], pa.int32()), "first_line": pa.array([1, first_line], pa.int64()),
+        "first_idx": pa.array([5, next_idx], pa.int64()), "name_table": pa.array([None, None], pa.string()),
+    }))
+    con.execute(f"CREATE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_block_sql(mapping.DIAG)}", [None]).fetchall()
+    assert con.execute(f"SELECT line, idx FROM {sqlgen.STAGE} WHERE _file = 0 ORDER BY line").fetchall() == [
+        (1, 5), (3, 6)]
+    return con.execute(f"SELECT line, idx, raw FROM {sqlgen.STAGE} WHERE _file = 1 ORDER BY line").fetchall()
 
 
 def _framed_python(data: bytes, first_line: int, next_idx: int) -> list[tuple]:

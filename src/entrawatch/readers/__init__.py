@@ -10,20 +10,22 @@ dedupes by ``Id``) and everything else to ``_Quarantine``. Counts always reconci
 from __future__ import annotations
 
 import os
+import sys
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from entrawatch import schema
 from entrawatch.errors import ReaderError
 from entrawatch.readers import mapping
-from entrawatch.readers.framing import SHAPES, frame
-from entrawatch.readers.normalize import ChunkCounts, Normalizer, parse_times
-from entrawatch.readers.pipeline import Pipeline
+from entrawatch.readers.framing import SHAPES, Chunk, frame
+from entrawatch.readers.normalize import ChunkCounts, Normalizer, Part, block_text, parse_times
+from entrawatch.readers.pipeline import Batch, Pipeline
 from entrawatch.readers.prefetch import prefetch
 from entrawatch.readers.progress import Progress
-from entrawatch.readers.sources import SourceFile, UnreadableSource, iter_sources
+from entrawatch.readers.sources import UnreadableSource, iter_sources
 from entrawatch.warehouse.base import Warehouse
 
 __all__ = ["SHAPES", "FileReport", "IngestReport", "TableCounts", "ingest_paths", "parse_times"]
@@ -114,6 +116,14 @@ def _check_args(shape: str | None, table: str | None) -> None:
         )
 
 
+#: Small JSON-lines files are prepared together (see :class:`_Batch`) up to this many bytes ...
+BATCH_BYTES = 64 << 20
+#: ... or this many files, whichever comes first.
+BATCH_FILES = 256
+#: Consecutive batches share one transaction until they hold this many bytes of input.
+BATCH_TRANSACTION_BYTES = 1 << 30
+
+
 def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, shape: str | None = None,
                  table: str | None = None, progress: bool = False, workers: int | None = None) -> IngestReport:
     """Ingest files/directories into ``warehouse``; see the module docstring and docs/ingest.md.
@@ -121,8 +131,9 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     ``shape`` overrides detection (diagnostic, graph, loganalytics, portal); ``table`` forces the
     target table of every record. Unreadable files are reported in ``report.files`` (``error``),
     not raised, so one bad file does not stop a directory. On a DuckDB warehouse each file is one
-    transaction: stored whole, or not at all when an unexpected error is raised. ``workers``: chunks prepared at once
-    on a DuckDB warehouse (default: DuckDB's thread count, at most 4; 1 = one chunk at a time).
+    transaction (small JSON-lines files: one per batch of them), stored whole, or not at all when an
+    unexpected error is raised. ``workers``: chunks prepared at once on a DuckDB warehouse
+    (default: DuckDB's thread count, at most 4; 1 = one chunk at a time).
     """
     _check_args(shape, table)
     report = IngestReport()
@@ -131,12 +142,13 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     workers = normalizer.default_workers() if workers is None else workers
     pipeline = Pipeline(normalizer, workers) if normalizer.direct else None
     bar = Progress(enabled=progress)
+    batch = _Batch(normalizer, pipeline, bar) if pipeline is not None else None
     try:
-        for source in iter_sources(paths):
-            if isinstance(source, UnreadableSource):
-                report.files.append(FileReport(source.name, error=source.error))
-                continue
-            report.files.append(_ingest_file(source, normalizer, pipeline, shape, table, ingested_at, bar))
+        _ingest_sources(paths, report, shape, table, ingested_at, normalizer, pipeline, batch, bar)
+    except BaseException:
+        if batch is not None:
+            batch.abort()
+        raise
     finally:
         if pipeline is not None:
             pipeline.close()
@@ -145,28 +157,154 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     return report
 
 
-def _ingest_file(source: SourceFile, normalizer: Normalizer, pipeline: Pipeline | None, shape: str | None,
-                 table: str | None, ingested_at: datetime, bar: Progress) -> FileReport:
-    file_report = FileReport(source.name)
-    try:
-        framed = frame(source, shape)
+def _ingest_sources(paths: Iterable[str | os.PathLike[str]], report: IngestReport, shape: str | None,
+                    table: str | None, ingested_at: datetime, normalizer: Normalizer, pipeline: Pipeline | None,
+                    batch: _Batch | None, bar: Progress) -> None:
+    for source in iter_sources(paths):
+        if isinstance(source, UnreadableSource):
+            report.files.append(FileReport(source.name, error=source.error))
+            continue
+        file_report = FileReport(source.name)
+        report.files.append(file_report)
+        try:
+            framed = frame(source, shape)
+        except _READ_ERRORS as err:  # raised while detecting the shape
+            file_report.error = f"cannot read: {err}"
+            continue
         file_report.shape = framed.shape
         ctx = dict(family=framed.family, shape=framed.shape, source_file=source.name, forced_table=table,
                    name_table=mapping.table_from_name(source.hint), ingested_at=ingested_at)
-        chunks = prefetch(framed.chunks)
-        results = (pipeline.run(chunks, **ctx) if pipeline is not None
-                   else (normalizer.process(chunk, **ctx) for chunk in chunks))
-        with normalizer.file_transaction():
-            try:
-                for result in results:
-                    _count(file_report, result)
-                    bar.advance(sum(result.read.values()))
-            except _READ_ERRORS as err:
-                # What was read before the error is stored (the transaction commits), as before.
-                file_report.error = f"cannot read: {err}"
-    except _READ_ERRORS as err:  # raised while detecting the shape
-        file_report.error = f"cannot read: {err}"
-    return file_report
+        chunks: Iterator[Chunk] | None = framed.chunks
+        if batch is not None:
+            chunks = batch.offer(file_report, chunks, ctx)
+            if chunks is None:
+                continue  # joined the batch
+            batch.close()  # files are stored in order: the batch before this file
+        _ingest_file(file_report, chunks, ctx, normalizer, pipeline, bar)
+    if batch is not None:
+        batch.close()
+
+
+def _ingest_file(file_report: FileReport, chunks: Iterator[Chunk], ctx: dict, normalizer: Normalizer,
+                 pipeline: Pipeline | None, bar: Progress) -> None:
+    chunks = prefetch(chunks)
+    results = (pipeline.run(chunks, **ctx) if pipeline is not None
+               else (normalizer.process(chunk, **ctx) for chunk in chunks))
+    with normalizer.file_transaction():
+        try:
+            for result in results:
+                _count(file_report, result)
+                bar.advance(sum(result.read.values()))
+        except _READ_ERRORS as err:
+            # What was read before the error is stored (the transaction commits), as before.
+            file_report.error = f"cannot read: {err}"
+
+
+class _Batch:
+    """Small JSON-lines files, prepared together; consecutive batches share a transaction.
+
+    Why: real exports are many small files (a diagnostic-settings storage export writes one
+    ``PT1H.json`` per category and hour), and each file paid ~12 statements whose planning, not
+    the records, dominated (the ~30 KB normalize statement alone ~25 ms), plus a commit that
+    wrote its rows through the log: ``make run``'s 729 files of ~1 MB ingested at ~3,600
+    records/s against ~34,000 for one large file. A file joins the batch when it is one block of
+    valid UTF-8 lines of the batch's family; each file keeps its own counts, record numbers,
+    ``Id`` order and quarantine rows, exactly as if ingested alone (``tests/readers/test_batches.py``).
+    Batches commit together every :data:`BATCH_TRANSACTION_BYTES` of input and before any file
+    that is ingested on its own: a transaction per 64 MB batch cost 0.5 s of commit each. They
+    are stored whole, or not at all on an unexpected error. A batch is prepared (on the
+    pipeline's connections) while the one before it is stored and the next files are framed.
+    """
+
+    def __init__(self, normalizer: Normalizer, pipeline: Pipeline, bar: Progress) -> None:
+        self.normalizer, self.pipeline, self.bar = normalizer, pipeline, bar
+        self.parts: list[Part] = []
+        self.contexts: list[dict] = []
+        self.reports: list[FileReport] = []
+        self.size = 0
+        self._transaction: ExitStack | None = None
+        self._uncommitted = 0
+        #: The batch submitted last, not stored yet: its files' reports and its size.
+        self._pending: tuple[Batch, list[FileReport], int] | None = None
+
+    def offer(self, file_report: FileReport, chunks: Iterator[Chunk], ctx: dict) -> Iterator[Chunk] | None:
+        """None when the file joined the batch; otherwise its chunks, to ingest on its own."""
+        pulled: list[Chunk] = []
+        try:
+            for chunk in chunks:
+                pulled.append(chunk)
+                if len(pulled) > 1 or chunk.block is None or len(chunk.block.data) > BATCH_BYTES // 4:
+                    return _replay(pulled, chunks, None)  # not one small block: on its own
+        except _READ_ERRORS as err:
+            return _replay(pulled, iter(()), err)
+        single = pulled[0] if pulled else None
+        text = block_text(single, ctx["family"]) if single is not None and not single.rejects else None
+        if text is None:
+            return _replay(pulled, iter(()), None)
+        if self.contexts and (self.contexts[0]["family"] != ctx["family"]
+                              or self.size + len(single.block.data) > BATCH_BYTES):
+            self.flush()
+        self.parts.append(Part(single, text, ctx["source_file"], ctx["shape"], ctx["name_table"]))
+        self.contexts.append(ctx)
+        self.reports.append(file_report)
+        self.size += len(single.block.data)
+        if len(self.parts) >= BATCH_FILES:
+            self.flush()
+        return None
+
+    def flush(self) -> None:
+        """Start preparing the batch, if any; store the batch before it meanwhile."""
+        if not self.parts:
+            return
+        submitted = self.pipeline.submit_batch(self.parts, self.contexts)
+        self._store_pending()
+        self._pending = (submitted, self.reports, self.size)
+        self.parts, self.contexts, self.reports, self.size = [], [], [], 0
+
+    def close(self) -> None:
+        """Store every batch, then commit the open transaction."""
+        self.flush()
+        self._store_pending()
+        self._commit()
+
+    def abort(self) -> None:
+        """Roll the open transaction back (an unexpected error is on its way up)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending[0].wait()  # no connection may still be preparing it
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            transaction.__exit__(*sys.exc_info())  # file_transaction rolls back, then lets the error go on
+
+    def _store_pending(self) -> None:
+        if self._pending is None:
+            return
+        submitted, reports, size = self._pending
+        self._pending = None
+        if self._transaction is None:
+            self._transaction = ExitStack()
+            self._transaction.enter_context(self.normalizer.file_transaction())
+        for file_report, result in zip(reports, self.pipeline.store_batch(submitted), strict=True):
+            _count(file_report, result)
+            self.bar.advance(sum(result.read.values()))
+        self._uncommitted += size
+        if self._uncommitted >= BATCH_TRANSACTION_BYTES:
+            self._commit()
+
+    def _commit(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        self._uncommitted = 0
+        if transaction is not None:
+            transaction.close()
+
+
+def _replay(pulled: list[Chunk], rest: Iterator[Chunk], error: Exception | None) -> Iterator[Chunk]:
+    """The chunks already taken from a file, then the rest (or the read error met taking them)."""
+    while pulled:
+        yield pulled.pop(0)  # not kept alive by this frame while the rest of the file is read
+    if error is not None:
+        raise error
+    yield from rest
 
 
 def _count(file_report: FileReport, result: ChunkCounts) -> None:

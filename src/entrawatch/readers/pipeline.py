@@ -8,6 +8,9 @@ chunk â€” frame, stage, normalize into Arrow, the JSON-heavy ~80% of the work â€
 run one at a time in chunk order, so the first occurrence of an ``Id`` still wins and record
 indexes still count from the start of the file. Memory stays bounded: at most ``workers`` chunks
 are in flight, plus the one being read.
+
+Small files are batched instead (:meth:`Pipeline.submit_batch`): a batch is cut into ``workers``
+runs of files prepared at once, and stored while the next batch is framed and prepared.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
 
 from entrawatch.readers import framing
 from entrawatch.readers.framing import Chunk
-from entrawatch.readers.normalize import ChunkCounts, Normalizer, block_text
+from entrawatch.readers.normalize import ChunkCounts, Normalizer, Part, Prepared, block_text
 
 
 class _Aborted(Exception):
@@ -53,6 +60,33 @@ class _Turns:
         with self._cond:
             self._failed = True
             self._cond.notify_all()
+
+
+def _split(parts: list[Part], runs: int) -> list[list[Part]]:
+    """``parts`` cut into at most ``runs`` runs of consecutive parts of about equal block size."""
+    total = sum(len(p.chunk.block.data) for p in parts) or 1
+    out: list[list[Part]] = [[]]
+    done = 0
+    for part in parts:
+        if out[-1] and done >= total * len(out) / runs and len(out) < runs:
+            out.append([])
+        out[-1].append(part)
+        done += len(part.chunk.block.data)
+    return out
+
+
+@dataclass
+class Batch:
+    """A batch of small files being prepared (see :meth:`Pipeline.submit_batch`)."""
+
+    runs: list[list[Part]]
+    futures: list[Future]
+    ctx: dict
+
+    def wait(self) -> None:
+        """Wait until no connection is still preparing it."""
+        for future in self.futures:
+            future.exception()
 
 
 class Pipeline:
@@ -101,6 +135,46 @@ class Pipeline:
             for future in pending:
                 future.exception()  # wait, so no cursor is still busy
 
+    def submit_batch(self, parts: list[Part], contexts: list[dict]) -> Batch:
+        """Start preparing a batch of small JSON-lines files (one block each, valid UTF-8).
+
+        The batch is cut into ``workers`` runs of consecutive files of about equal size, each
+        prepared on its own connection at once (one stage and one normalize statement per table
+        for the run). :meth:`store_batch` stores them; meanwhile the caller may frame the next
+        files and submit the next batch.
+        """
+        runs = _split(parts, self.workers)
+        futures, start = [], 0
+        for run in runs:
+            futures.append(self._pool.submit(self._prepare_run, run, contexts[start]))
+            start += len(run)
+        return Batch(runs, futures, contexts[0])
+
+    def store_batch(self, batch: Batch) -> Iterator[ChunkCounts]:
+        """Counts per file of a submitted batch, its files stored one after another, in order."""
+        try:
+            for run, future in zip(batch.runs, batch.futures, strict=True):
+                yield from self.normalizer.commit_batch(future.result(), run, forced_table=batch.ctx["forced_table"],
+                                                        ingested_at=batch.ctx["ingested_at"])
+        finally:
+            batch.wait()
+
+    def _prepare_run(self, parts: list[Part], ctx: dict) -> list[Prepared | None]:
+        con = self._cursors.get()
+        try:
+            return self.normalizer.prepare(con, parts, family=ctx["family"], forced_table=ctx["forced_table"],
+                                           ingested_at=ctx["ingested_at"])
+        finally:
+            self._cursors.put(con)
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection, chunk: Chunk, text: pa.Array | None,
+                 ctx: dict) -> Prepared | None:
+        """Prepare one chunk of the file that ``ctx`` describes."""
+        (prepared,) = self.normalizer.prepare(
+            con, [Part(chunk, text, ctx["source_file"], ctx["shape"], ctx["name_table"])],
+            family=ctx["family"], forced_table=ctx["forced_table"], ingested_at=ctx["ingested_at"])
+        return prepared
+
     def _job(self, chunk: Chunk, seq: int, turns: _Turns, ctx: dict) -> ChunkCounts:
         con = self._cursors.get()
         try:
@@ -111,7 +185,7 @@ class Pipeline:
             prepared, error = None, None
             if not fallback:
                 try:
-                    prepared = self.normalizer.prepare(con, chunk, text, **ctx)
+                    prepared = self._prepare(con, chunk, text, ctx)
                 except Exception as err:  # noqa: BLE001 - raised in turn, so the chunks before still commit
                     error = err
             turns.take(seq)
@@ -120,7 +194,7 @@ class Pipeline:
                     raise error
                 if fallback:
                     chunk = framing.frame_lines(chunk.block)
-                    prepared = self.normalizer.prepare(con, chunk, None, **ctx)
+                    prepared = self._prepare(con, chunk, None, ctx)
                 counts = self.normalizer.commit(prepared, chunk, **ctx)
             except BaseException:
                 turns.give_back(ok=False)

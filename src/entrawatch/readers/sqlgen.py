@@ -118,30 +118,35 @@ def route_exprs(family: str) -> tuple[exp.Expression, exp.Expression]:
 STRIP_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
                "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
-#: Framing of a :class:`~entrawatch.readers.framing.LineBlock` in SQL: split on ``\\n``, strip each
+#: Framing of :class:`~entrawatch.readers.framing.LineBlock` s in SQL: split on ``\\n``, strip each
 #: line like Python (whitespace, then leading BOMs), drop blank lines, number lines and records.
 #: A line already starting with ``{`` and ending with ``}`` is left alone: ``trim`` with a character
 #: set cost ~20 ms per MB (measured), and such a line has nothing to strip.
-#: Reads the one-row view ``_ew_block(block)``; parameters: first record index, first line number.
+#: Reads the view ``_ew_block(block, _file, first_line, first_idx, name_table)``: one row per block,
+#: several when small files are prepared together (``_file`` numbers them; records are numbered
+#: per file).
 BLOCK_LINES = "_ew_block"
 
 
 def _block_source() -> str:
     strip = exp.Literal.string(STRIP_CHARS).sql(dialect="duckdb")
     return (
-        "(SELECT line, CAST(? AS BIGINT) + row_number() OVER (ORDER BY line) - 1 AS idx, raw, FALSE AS agg "
-        "FROM (SELECT CAST(? AS BIGINT) + i - 1 AS line, CASE WHEN starts_with(l, '{') AND ends_with(l, '}') "
+        "(SELECT _file, name_table, line, first_idx + row_number() OVER (PARTITION BY _file ORDER BY line) - 1 AS idx, "
+        "raw, FALSE AS agg "
+        "FROM (SELECT _file, name_table, first_idx, first_line + i - 1 AS line, "
+        "CASE WHEN starts_with(l, '{') AND ends_with(l, '}') "
         f"THEN l ELSE ltrim(trim(l, {strip}), chr(65279)) END AS raw "
-        "FROM (SELECT unnest(s) AS l, unnest(range(1, len(s) + 1)) AS i "
-        f"FROM (SELECT string_split(block, chr(10)) AS s FROM {BLOCK_LINES}))) WHERE raw <> '')"
+        "FROM (SELECT _file, name_table, first_idx, first_line, unnest(s) AS l, unnest(range(1, len(s) + 1)) AS i "
+        f"FROM (SELECT _file, name_table, first_idx, first_line, string_split(block, chr(10)) AS s FROM {BLOCK_LINES}))) "
+        "WHERE raw <> '')"
     )
 
 
 @cache
 def stage_block_sql(family: str) -> str:
-    """:func:`stage_sql` reading a line block instead of :data:`INCOMING`: framing and staging in
-    one statement (no per-line Python, one materialisation). Parameters: first record index,
-    first line number, forced table, table named by the file name."""
+    """:func:`stage_sql` reading line blocks (:data:`BLOCK_LINES`) instead of :data:`INCOMING`:
+    framing and staging in one statement (no per-line Python, one materialisation). Parameter:
+    the forced table."""
     return _stage_sql(family, _block_source())
 
 
@@ -163,29 +168,30 @@ def _stage_sql(family: str, source: str) -> str:
     ``coalesce`` is lazy. Whitespace tests use ``starts_with`` first: framing already strips
     records, so the copying ``trim`` rarely runs.
 
-    Parameters: forced table (or NULL), table named by the file name (or NULL).
+    ``source`` has the columns ``_file`` (which file of a batch), ``name_table`` (the table the
+    file name names, or NULL), ``line``, ``idx``, ``raw``, ``agg``. Parameter: the forced table (or NULL).
     """
     target, reason = route_exprs(family)
     plan = family_extraction(family)
     return parse(
         f"""
-        SELECT line, idx, raw, agg, :rid AS _rid,
+        SELECT _file, line, idx, raw, agg, :rid AS _rid,
                CASE WHEN is_object THEN :target END AS _target,
                CASE WHEN NOT ok THEN 'malformed JSON'
                     WHEN NOT is_object THEN 'record is not a JSON object'
                     ELSE :reason END AS _reason
-        FROM (SELECT line, idx, raw, agg, ok, is_object, forced_table, name_table,
+        FROM (SELECT _file, line, idx, raw, agg, ok, is_object, forced_table, name_table,
                      CASE WHEN parsed IS NOT NULL THEN parsed WHEN is_object THEN json_transform(raw, :spec) END AS {STRUCT_COLUMN}
-              FROM (SELECT line, idx, raw, agg, parsed, ok, ok AND braced AS is_object
-                    FROM (SELECT line, idx, raw, agg, parsed, braced,
+              FROM (SELECT _file, name_table, line, idx, raw, agg, parsed, ok, ok AND braced AS is_object
+                    FROM (SELECT _file, name_table, line, idx, raw, agg, parsed, braced,
                                  CASE WHEN parsed IS NOT NULL THEN TRUE ELSE coalesce(json_valid(raw), FALSE) END AS ok
-                          FROM (SELECT line, idx, raw, agg, braced,
+                          FROM (SELECT _file, name_table, line, idx, raw, agg, braced,
                                        CASE WHEN braced THEN TRY(json_transform(raw, :spec)) END AS parsed
-                                FROM (SELECT line, idx, raw, agg,
+                                FROM (SELECT _file, name_table, line, idx, raw, agg,
                                              CASE WHEN starts_with(raw, '{{') THEN TRUE ELSE starts_with(ltrim(raw), '{{') END AS braced
                                       FROM {source} WHERE raw IS NOT NULL)
                                 WHERE CASE WHEN braced THEN TRUE ELSE trim(raw) <> '' END))),
-                   (SELECT CAST(? AS VARCHAR) AS forced_table, CAST(? AS VARCHAR) AS name_table))
+                   (SELECT CAST(? AS VARCHAR) AS forced_table))
         """,
         target=target,
         reason=reason,
@@ -206,14 +212,14 @@ def _record_id(family: str, plan: Extraction) -> exp.Expression:
 def normalize_sql(family: str, table: str) -> str:
     """SQL producing canonical rows (plus ``_reason``/``_field``) for staged records routed to ``table``.
 
-    Parameters: source file, source shape, ingested-at. Reads :data:`STAGE` rows whose ``_target``
+    Parameters: source files and source shapes (lists indexed by ``_file``), ingested-at. Reads :data:`STAGE` rows whose ``_target``
     is ``table`` and whose routing reason is NULL.
     """
     tbl = schema.table(table)
     plan = family_extraction(family, table)
     sources = mapping.column_sources(family, table)
     provenance = {n for n, _ in schema.PROVENANCE_COLUMNS}
-    keep = [ident("line"), ident("idx"), ident("raw"), ident("agg"), ident(STRUCT_COLUMN)]
+    keep = [ident("_file"), ident("line"), ident("idx"), ident("raw"), ident("agg"), ident(STRUCT_COLUMN)]
 
     level2: list[exp.Expression] = list(keep)
     for col, srcs in sources.items():
@@ -263,7 +269,8 @@ def normalize_sql(family: str, table: str) -> str:
     out: list[exp.Expression] = []
     for col in tbl.columns:
         if col.name in ("_SourceFile", "_SourceShape"):
-            out.append(exp.alias_(exp.Placeholder(), col.name, quoted=True))
+            # One value per file of the batch, picked by the record's file number.
+            out.append(exp.alias_(parse("list_extract(CAST(? AS VARCHAR[]), \"_file\" + 1)"), col.name, quoted=True))
         elif col.name == "_IngestedAt":
             out.append(exp.alias_(exp.cast(exp.Placeholder(), "TIMESTAMPTZ"), col.name, quoted=True))
         elif col.name == "_Extra":
@@ -272,9 +279,10 @@ def normalize_sql(family: str, table: str) -> str:
             out.append(exp.alias_(_aggregated(family, plan), col.name, quoted=True))
         else:
             out.append(ident(col.name))
-    out += [exp.alias_(reason, "_reason"), exp.alias_(field, "_field"), ident("line"), ident("idx"), ident("raw")]
+    out += [exp.alias_(reason, "_reason"), exp.alias_(field, "_field"), ident("_file"), ident("line"), ident("idx"),
+            ident("raw")]
 
-    inner = parse(f"SELECT line, idx, raw, agg, json_transform(raw, :spec) AS {STRUCT_COLUMN} FROM {STAGE} "
+    inner = parse(f"SELECT _file, line, idx, raw, agg, json_transform(raw, :spec) AS {STRUCT_COLUMN} FROM {STAGE} "
                   "WHERE _target = :t AND _reason IS NULL", t=table, spec=plan.struct_spec())
     l2 = exp.select(*level2).from_(inner.subquery())
     l3 = exp.select(*level3).from_(l2.subquery())
