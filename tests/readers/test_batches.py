@@ -52,7 +52,7 @@ def _exports(root) -> None:
     (root / "f").mkdir()
     (root / "f" / "PT1H.json").write_bytes(b"")
     (root / "g").mkdir()
-    (root / "g" / "PT1H.json").write_bytes(_lines(200, 260) * 3)  # bigger than a batch's file limit
+    (root / "g" / "PT1H.json").write_bytes(_lines(200, 260) * 6)  # bigger than a batch: ingested on its own
     (root / "h").mkdir()
     (root / "h" / "PT1H.json.gz").write_bytes(gzip.compress(_lines(300, 340))[:-30])  # truncated
     (root / "h" / "PT2H.json").write_bytes(_lines(330, 345))

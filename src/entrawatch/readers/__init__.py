@@ -116,7 +116,7 @@ def _check_args(shape: str | None, table: str | None) -> None:
         )
 
 
-#: Small JSON-lines files are prepared together (see :class:`_Batch`) up to this many bytes ...
+#: JSON-lines files of one block are prepared together (see :class:`_Batch`) up to this many bytes ...
 BATCH_BYTES = 64 << 20
 #: ... or this many files, whichever comes first.
 BATCH_FILES = 256
@@ -233,8 +233,10 @@ class _Batch:
         try:
             for chunk in chunks:
                 pulled.append(chunk)
-                if len(pulled) > 1 or chunk.block is None or len(chunk.block.data) > BATCH_BYTES // 4:
-                    return _replay(pulled, chunks, None)  # not one small block: on its own
+                # A file of one block (up to a chunk, ~64 MB) joins; a 40 MB one alone in its batch is
+                # still prepared while the file before it is stored (1 GB in 25 files: 26.1 -> 13.5 s).
+                if len(pulled) > 1 or chunk.block is None or len(chunk.block.data) > BATCH_BYTES:
+                    return _replay(pulled, chunks, None)  # not one block: on its own
         except _READ_ERRORS as err:
             return _replay(pulled, iter(()), err)
         single = pulled[0] if pulled else None
