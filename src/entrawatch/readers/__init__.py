@@ -131,8 +131,8 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     ``shape`` overrides detection (diagnostic, graph, loganalytics, portal); ``table`` forces the
     target table of every record. Unreadable files are reported in ``report.files`` (``error``),
     not raised, so one bad file does not stop a directory. On a DuckDB warehouse each file is one
-    transaction (small JSON-lines files: one per batch of them), stored whole, or not at all when an
-    unexpected error is raised. ``workers``: chunks prepared at once on a DuckDB warehouse
+    transaction (consecutive JSON-lines files of one block each are batched and share one, up to
+    1 GB of them), stored whole, or not at all when an unexpected error is raised. ``workers``: chunks prepared at once on a DuckDB warehouse
     (default: DuckDB's thread count, at most 4; 1 = one chunk at a time).
     """
     _check_args(shape, table)
@@ -160,6 +160,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
 def _ingest_sources(paths: Iterable[str | os.PathLike[str]], report: IngestReport, shape: str | None,
                     table: str | None, ingested_at: datetime, normalizer: Normalizer, pipeline: Pipeline | None,
                     batch: _Batch | None, bar: Progress) -> None:
+    """Every source in order: into the batch when it can join it, otherwise on its own."""
     for source in iter_sources(paths):
         if isinstance(source, UnreadableSource):
             report.files.append(FileReport(source.name, error=source.error))
