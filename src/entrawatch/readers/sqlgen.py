@@ -118,7 +118,7 @@ def route_exprs(family: str) -> tuple[exp.Expression, exp.Expression]:
 STRIP_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
                "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
-#: Framing of :class:`~entrawatch.readers.framing.LineBlock` s in SQL: split on ``\\n``, strip each
+#: Framing of line blocks (:class:`~entrawatch.readers.framing.LineBlock`) in SQL: split on ``\\n``, strip each
 #: line like Python (whitespace, then leading BOMs), drop blank lines, number lines and records.
 #: A line already starting with ``{`` and ending with ``}`` is left alone: ``trim`` with a character
 #: set cost ~20 ms per MB (measured), and such a line has nothing to strip.
