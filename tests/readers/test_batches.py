@@ -61,6 +61,16 @@ def _exports(root) -> None:
     bad_time = json.dumps({"time": "yesterday", "category": "SignInLogs", "properties": {"id": "bad-time"}}).encode()
     for n, ids in enumerate((unique[:15], unique[15:30], unique[30:])):  # the first ids are stored already (a/)
         (root / "j" / f"PT{n}H.json").write_bytes(b"\n".join([_line(i) for i in ids] + [bad_time] * (n == 1)) + b"\n")
+    (root / "k").mkdir()  # documents: records envelopes, a Graph page, a broken one, an LA CSV export
+    for n in range(3):
+        records = b",".join(_line(i) for i in range(500 + 12 * n, 515 + 12 * n) if i % 13 != 5 and i % 17 != 9)
+        (root / "k" / f"PT{n}H.json").write_bytes(b'{"records": [' + records + b"]}")
+    (root / "k" / "page.json").write_bytes(b'{"value": [' + b",".join(_graph_line(i) for i in range(20, 26)) + b"]}")
+    (root / "k" / "q-broken.json").write_bytes(b'{"records": [' + _line(600) + b", {\"time\": ]}")
+    (root / "k" / "r.json").write_bytes(b'{"records": [' + _line(503) + b"]}")  # an id of PT0H.json
+    (root / "k" / "SigninLogs.csv").write_bytes(
+        b"TimeGenerated,Id,UserPrincipalName,ResultType\n2025-03-10T08:00:00Z,csv-1,a@b.c,0\n"
+        b"2025-03-10T08:01:00Z,csv-2,a@b.c,50126\nnot a time,csv-3,a@b.c,0\n")
     for n in range(6):
         (root / "i").mkdir(exist_ok=True)
         (root / "i" / f"PT{n}H.json").write_bytes(_lines(400 + 10 * n, 412 + 10 * n))  # ids overlap their neighbour
@@ -80,8 +90,12 @@ def test_batched_small_files_store_what_file_by_file_ingest_stores(tmp_path, mon
     sizes: list[int] = []
     submit_batch = Pipeline.submit_batch
 
+    documents: list[int] = []
+
     def spy(self, parts, contexts):
         sizes.append(len(parts))
+        if parts[0].chunk.block is None:
+            documents.append(len(parts))
         return submit_batch(self, parts, contexts)
 
     monkeypatch.setattr(Pipeline, "submit_batch", spy)
@@ -102,7 +116,8 @@ def test_batched_small_files_store_what_file_by_file_ingest_stores(tmp_path, mon
     assert sizes == []  # nothing batched: the oracle is the file-by-file path
     roads.update({"one insert": 0, "file by file": 0})
     batched_files, batched_rows = _ingest(tmp_path, "batched", monkeypatch, batch_bytes=60_000)
-    assert max(sizes) >= 6 and sum(sizes) >= 14  # several batches, of several files
+    assert max(sizes) >= 6 and sum(sizes) >= 18  # several batches, of several files
+    assert max(documents) >= 3 and len(documents) >= 4  # records framed from documents and CSV are batched too
     assert roads["one insert"] >= 3 and roads["file by file"] >= 3  # both roads of a batch's store were taken
 
     assert batched_files == alone_files
@@ -112,6 +127,9 @@ def test_batched_small_files_store_what_file_by_file_ingest_stores(tmp_path, mon
     assert by_name["b/PT1H.json"]["per_table"]["SigninLogs"]["duplicates"] > 0  # ids of a.json: a's rows won
     assert by_name["j/PT0H.json"]["per_table"]["SigninLogs"]["duplicates"] > 0  # stored from a/, in one INSERT
     assert by_name["j/PT1H.json"]["per_table"]["SigninLogs"]["quarantined"] == 1  # the time that is no time
+    assert by_name["k/q-broken.json"]["per_table"]  # a broken document: what was read, plus its quarantine row
+    assert by_name["k/SigninLogs.csv"]["per_table"]["SigninLogs"] == {"read": 3, "inserted": 2, "duplicates": 0,
+                                                                       "quarantined": 1}
     quarantined = sum(c["quarantined"] for f in batched_files for c in f["per_table"].values())
     assert quarantined > 0 and batched_rows["_Quarantine"]
     assert all(c["read"] == c["inserted"] + c["duplicates"] + c["quarantined"]
@@ -149,6 +167,7 @@ def test_batches_are_stored_whole_or_not_at_all(tmp_path, monkeypatch):
 _FILE = st.tuples(
     st.lists(st.one_of(st.integers(0, 80).map(_line), st.integers(0, 5).map(_graph_line), st.just(b"")), max_size=8),
     st.booleans(),  # gzip
+    st.sampled_from(["lines", "records", "value"]),  # JSON lines, or a document wrapping the non-blank lines
 )
 
 
@@ -158,8 +177,10 @@ def test_any_small_files_batched_or_not_store_the_same(tmp_path_factory, monkeyp
     tmp_path = tmp_path_factory.mktemp("fuzz")
     root = tmp_path / "exports"
     root.mkdir()
-    for n, (lines, gz) in enumerate(files):
+    for n, (lines, gz, wrap) in enumerate(files):
         data = b"\n".join(lines) + b"\n"
+        if wrap != "lines":
+            data = b'{"' + wrap.encode() + b'": [' + b",".join(line for line in lines if line) + b"]}"
         (root / f"PT{n}H.json{'.gz' if gz else ''}").write_bytes(gzip.compress(data) if gz else data)
     monkeypatch.setattr(readers, "BATCH_FILES", 3)
     alone = _ingest(tmp_path, "alone", monkeypatch, batch_bytes=0)

@@ -21,7 +21,7 @@ from entrawatch import schema
 from entrawatch.errors import ReaderError
 from entrawatch.readers import mapping
 from entrawatch.readers.framing import SHAPES, Chunk, frame
-from entrawatch.readers.normalize import ChunkCounts, Normalizer, Part, block_text, parse_times
+from entrawatch.readers.normalize import ChunkCounts, Normalizer, Part, block_text, chunk_size, parse_times
 from entrawatch.readers.pipeline import Batch, Pipeline
 from entrawatch.readers.prefetch import prefetch
 from entrawatch.readers.progress import Progress
@@ -208,8 +208,9 @@ class _Batch:
     ``PT1H.json`` per category and hour), and each file paid ~12 statements whose planning, not
     the records, dominated (the ~30 KB normalize statement alone ~25 ms), plus a commit that
     wrote its rows through the log: ``make run``'s 729 files of ~1 MB ingested at ~3,600
-    records/s against ~34,000 for one large file. A file joins the batch when it is one block of
-    valid UTF-8 lines of the batch's family; each file keeps its own counts, record numbers,
+    records/s against ~34,000 for one large file. A file joins the batch when it is one chunk of
+    the batch's family and kind (a block of valid UTF-8 JSON lines, or records framed from a JSON
+    document or CSV, without framing rejects); each file keeps its own counts, record numbers,
     ``Id`` order and quarantine rows, exactly as if ingested alone (``tests/readers/test_batches.py``).
     Batches commit together every :data:`BATCH_TRANSACTION_BYTES` of input and before any file
     that is ingested on its own: a transaction per 64 MB batch cost 0.5 s of commit each. They
@@ -234,23 +235,27 @@ class _Batch:
         try:
             for chunk in chunks:
                 pulled.append(chunk)
-                # A file of one block (up to a chunk, ~64 MB) joins; a 40 MB one alone in its batch is
-                # still prepared while the file before it is stored (1 GB in 25 files: 26.1 -> 13.5 s).
-                if len(pulled) > 1 or chunk.block is None or len(chunk.block.data) > BATCH_BYTES:
-                    return _replay(pulled, chunks, None)  # not one block: on its own
+                # A file of one chunk (up to ~64 MB) joins; a 40 MB one alone in its batch is still
+                # prepared while the file before it is stored (1 GB in 25 files: 26.1 -> 13.5 s).
+                if len(pulled) > 1 or chunk.rejects or chunk_size(chunk) > BATCH_BYTES:
+                    return _replay(pulled, chunks, None)  # not one clean chunk: on its own
         except _READ_ERRORS as err:
             return _replay(pulled, iter(()), err)
         single = pulled[0] if pulled else None
-        text = block_text(single, ctx["family"]) if single is not None and not single.rejects else None
-        if text is None:
+        if single is None or ctx["family"] == "unknown" or (single.block is None and not single.table.num_rows):
             return _replay(pulled, iter(()), None)
-        if self.contexts and (self.contexts[0]["family"] != ctx["family"]
-                              or self.size + len(single.block.data) > BATCH_BYTES):
+        text = block_text(single, ctx["family"]) if single.block is not None else None
+        if single.block is not None and text is None:
+            return _replay(pulled, iter(()), None)  # not valid UTF-8: framed line by line, on its own
+        part = Part(single, text, ctx["source_file"], ctx["shape"], ctx["name_table"])
+        if self.parts and (self.contexts[0]["family"] != ctx["family"]
+                           or (self.parts[0].chunk.block is None) != (single.block is None)
+                           or self.size + part.size > BATCH_BYTES):
             self.flush()
-        self.parts.append(Part(single, text, ctx["source_file"], ctx["shape"], ctx["name_table"]))
+        self.parts.append(part)
         self.contexts.append(ctx)
         self.reports.append(file_report)
-        self.size += len(single.block.data)
+        self.size += part.size
         if len(self.parts) >= BATCH_FILES:
             self.flush()
         return None

@@ -64,14 +64,14 @@ class _Turns:
 
 def _split(parts: list[Part], runs: int) -> list[list[Part]]:
     """``parts`` cut into at most ``runs`` runs of consecutive parts of about equal block size."""
-    total = sum(len(p.chunk.block.data) for p in parts) or 1
+    total = sum(p.size for p in parts) or 1
     out: list[list[Part]] = [[]]
     done = 0
     for part in parts:
         if out[-1] and done >= total * len(out) / runs and len(out) < runs:
             out.append([])
         out[-1].append(part)
-        done += len(part.chunk.block.data)
+        done += part.size
     return out
 
 
@@ -136,7 +136,7 @@ class Pipeline:
                 future.exception()  # wait, so no cursor is still busy
 
     def submit_batch(self, parts: list[Part], contexts: list[dict]) -> Batch:
-        """Start preparing a batch of small JSON-lines files (one block each, valid UTF-8).
+        """Start preparing a batch of small files (one chunk each: all line blocks, or all chunks of records).
 
         The batch is cut into ``workers`` runs of consecutive files of about equal size, each
         prepared on its own connection at once (one stage and one normalize statement per table
