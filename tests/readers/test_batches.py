@@ -164,6 +164,27 @@ def test_batches_are_stored_whole_or_not_at_all(tmp_path, monkeypatch):
     wh.close()
 
 
+def test_a_failed_prepare_rolls_the_batches_back(tmp_path, monkeypatch):
+    root = tmp_path / "exports"
+    root.mkdir()
+    for n in range(7):
+        (root / f"PT{n}H.json").write_bytes(_lines(10 * n, 10 * n + 10))
+    monkeypatch.setattr(readers, "BATCH_FILES", 2)
+    prepare = Normalizer.prepare
+
+    def failing_prepare(self, con, parts, **kwargs):
+        if any("PT4H" in part.source_file for part in parts):
+            raise RuntimeError("out of memory")
+        return prepare(self, con, parts, **kwargs)
+
+    monkeypatch.setattr(Normalizer, "prepare", failing_prepare)
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb")
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ingest_paths([root], wh, workers=2)
+    assert all(not rows for rows in _snapshot(wh).values())  # the batches stored before it were rolled back
+    wh.close()
+
+
 _FILE = st.tuples(
     st.lists(st.one_of(st.integers(0, 80).map(_line), st.integers(0, 5).map(_graph_line), st.just(b"")), max_size=8),
     st.booleans(),  # gzip

@@ -202,7 +202,7 @@ def _ingest_file(file_report: FileReport, chunks: Iterator[Chunk], ctx: dict, no
 
 
 class _Batch:
-    """Small JSON-lines files, prepared together; consecutive batches share a transaction.
+    """Small files, prepared together; consecutive batches share a transaction.
 
     Why: real exports are many small files (a diagnostic-settings storage export writes one
     ``PT1H.json`` per category and hour), and each file paid ~12 statements whose planning, not
@@ -264,15 +264,17 @@ class _Batch:
         """Start preparing the batch, if any; store the batch before it meanwhile."""
         if not self.parts:
             return
-        submitted = self.pipeline.submit_batch(self.parts, self.contexts)
-        self._store_pending()
-        self._pending = (submitted, self.reports, self.size)
+        previous = self._pending
+        # Pending from now on, so that abort() waits for it whatever happens below.
+        self._pending = (self.pipeline.submit_batch(self.parts, self.contexts), self.reports, self.size)
         self.parts, self.contexts, self.reports, self.size = [], [], [], 0
+        self._store(previous)
 
     def close(self) -> None:
         """Store every batch, then commit the open transaction."""
         self.flush()
-        self._store_pending()
+        pending, self._pending = self._pending, None
+        self._store(pending)
         self._commit()
 
     def abort(self) -> None:
@@ -284,11 +286,11 @@ class _Batch:
         if transaction is not None:
             transaction.__exit__(*sys.exc_info())  # file_transaction rolls back, then lets the error go on
 
-    def _store_pending(self) -> None:
-        if self._pending is None:
+    def _store(self, batch: tuple[Batch, list[FileReport], int] | None) -> None:
+        """Store a submitted batch (if any) in the open transaction; commit every 1 GB."""
+        if batch is None:
             return
-        submitted, reports, size = self._pending
-        self._pending = None
+        submitted, reports, size = batch
         if self._transaction is None:
             self._transaction = ExitStack()
             self._transaction.enter_context(self.normalizer.file_transaction())
