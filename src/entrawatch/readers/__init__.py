@@ -22,7 +22,7 @@ from entrawatch.errors import ReaderError
 from entrawatch.readers import mapping
 from entrawatch.readers.framing import SHAPES, Chunk, frame
 from entrawatch.readers.normalize import ChunkCounts, Normalizer, Part, block_text, chunk_size, parse_times
-from entrawatch.readers.pipeline import Batch, Pipeline
+from entrawatch.readers.pipeline import Pipeline, SubmittedBatch
 from entrawatch.readers.prefetch import prefetch
 from entrawatch.readers.progress import Progress
 from entrawatch.readers.sources import UnreadableSource, iter_sources
@@ -227,7 +227,7 @@ class _Batch:
         self._transaction: ExitStack | None = None
         self._uncommitted = 0
         #: The batch submitted last, not stored yet: its files' reports and its size.
-        self._pending: tuple[Batch, list[FileReport], int] | None = None
+        self._pending: tuple[SubmittedBatch, list[FileReport], int] | None = None
 
     def offer(self, file_report: FileReport, chunks: Iterator[Chunk], ctx: dict) -> Iterator[Chunk] | None:
         """None when the file joined the batch; otherwise its chunks, to ingest on its own."""
@@ -286,7 +286,7 @@ class _Batch:
         if transaction is not None:
             transaction.__exit__(*sys.exc_info())  # file_transaction rolls back, then lets the error go on
 
-    def _store(self, batch: tuple[Batch, list[FileReport], int] | None) -> None:
+    def _store(self, batch: tuple[SubmittedBatch, list[FileReport], int] | None) -> None:
         """Store a submitted batch (if any) in the open transaction; commit every 1 GB."""
         if batch is None:
             return

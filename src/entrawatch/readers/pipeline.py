@@ -76,7 +76,7 @@ def _split(parts: list[Part], runs: int) -> list[list[Part]]:
 
 
 @dataclass
-class Batch:
+class SubmittedBatch:
     """A batch of small files being prepared (see :meth:`Pipeline.submit_batch`)."""
 
     runs: list[list[Part]]
@@ -135,7 +135,7 @@ class Pipeline:
             for future in pending:
                 future.exception()  # wait, so no cursor is still busy
 
-    def submit_batch(self, parts: list[Part], contexts: list[dict]) -> Batch:
+    def submit_batch(self, parts: list[Part], contexts: list[dict]) -> SubmittedBatch:
         """Start preparing a batch of small files (one chunk each: all line blocks, or all chunks of records).
 
         The batch is cut into ``workers`` runs of consecutive files of about equal size, each
@@ -148,9 +148,9 @@ class Pipeline:
         for run in runs:
             futures.append(self._pool.submit(self._prepare_run, run, contexts[start]))
             start += len(run)
-        return Batch(runs, futures, contexts[0])
+        return SubmittedBatch(runs, futures, contexts[0])
 
-    def store_batch(self, batch: Batch) -> Iterator[ChunkCounts]:
+    def store_batch(self, batch: SubmittedBatch) -> Iterator[ChunkCounts]:
         """Counts per file of a submitted batch, its files stored one after another, in order."""
         try:
             for run, future in zip(batch.runs, batch.futures, strict=True):
