@@ -92,11 +92,11 @@ def test_batched_small_files_store_what_file_by_file_ingest_stores(tmp_path, mon
 
     documents: list[int] = []
 
-    def spy(self, parts, contexts):
+    def spy(self, parts, ctx):
         sizes.append(len(parts))
         if parts[0].chunk.block is None:
             documents.append(len(parts))
-        return submit_batch(self, parts, contexts)
+        return submit_batch(self, parts, ctx)
 
     monkeypatch.setattr(Pipeline, "submit_batch", spy)
     roads = {"one insert": 0, "file by file": 0}

@@ -116,7 +116,7 @@ def _check_args(shape: str | None, table: str | None) -> None:
         )
 
 
-#: JSON-lines files of one block are prepared together (see :class:`_Batch`) up to this many bytes ...
+#: Small files of one chunk each are prepared together (see :class:`_Batch`) up to this many bytes ...
 BATCH_BYTES = 64 << 20
 #: ... or this many files, whichever comes first.
 BATCH_FILES = 256
@@ -131,9 +131,10 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     ``shape`` overrides detection (diagnostic, graph, loganalytics, portal); ``table`` forces the
     target table of every record. Unreadable files are reported in ``report.files`` (``error``),
     not raised, so one bad file does not stop a directory. On a DuckDB warehouse each file is one
-    transaction (consecutive JSON-lines files of one block each are batched and share one, up to
-    1 GB of them), stored whole, or not at all when an unexpected error is raised. ``workers``: chunks prepared at once on a DuckDB warehouse
-    (default: DuckDB's thread count, at most 4; 1 = one chunk at a time).
+    transaction (consecutive small files of one chunk each are batched and share one, up to 1 GB
+    of them), stored whole, or not at all when an unexpected error is raised. ``workers``: chunks
+    prepared at once on a DuckDB warehouse (default: DuckDB's thread count, at most 4; 1 = one
+    chunk at a time).
     """
     _check_args(shape, table)
     report = IngestReport()
@@ -194,8 +195,7 @@ def _ingest_file(file_report: FileReport, chunks: Iterator[Chunk], ctx: dict, no
     with normalizer.file_transaction():
         try:
             for result in results:
-                _count(file_report, result)
-                bar.advance(sum(result.read.values()))
+                _count(file_report, result, bar)
         except _READ_ERRORS as err:
             # What was read before the error is stored (the transaction commits), as before.
             file_report.error = f"cannot read: {err}"
@@ -221,7 +221,8 @@ class _Batch:
     def __init__(self, normalizer: Normalizer, pipeline: Pipeline, bar: Progress) -> None:
         self.normalizer, self.pipeline, self.bar = normalizer, pipeline, bar
         self.parts: list[Part] = []
-        self.contexts: list[dict] = []
+        #: The first file's context: what the batch's files share (family, forced table, ingested-at).
+        self.ctx: dict = {}
         self.reports: list[FileReport] = []
         self.size = 0
         self._transaction: ExitStack | None = None
@@ -248,12 +249,13 @@ class _Batch:
         if single.block is not None and text is None:
             return _replay(pulled, iter(()), None)  # not valid UTF-8: framed line by line, on its own
         part = Part(single, text, ctx["source_file"], ctx["shape"], ctx["name_table"])
-        if self.parts and (self.contexts[0]["family"] != ctx["family"]
+        if self.parts and (self.ctx["family"] != ctx["family"]
                            or (self.parts[0].chunk.block is None) != (single.block is None)
                            or self.size + part.size > BATCH_BYTES):
             self.flush()
+        if not self.parts:
+            self.ctx = ctx
         self.parts.append(part)
-        self.contexts.append(ctx)
         self.reports.append(file_report)
         self.size += part.size
         if len(self.parts) >= BATCH_FILES:
@@ -266,8 +268,8 @@ class _Batch:
             return
         previous = self._pending
         # Pending from now on, so that abort() waits for it whatever happens below.
-        self._pending = (self.pipeline.submit_batch(self.parts, self.contexts), self.reports, self.size)
-        self.parts, self.contexts, self.reports, self.size = [], [], [], 0
+        self._pending = (self.pipeline.submit_batch(self.parts, self.ctx), self.reports, self.size)
+        self.parts, self.reports, self.size = [], [], 0
         self._store(previous)
 
     def close(self) -> None:
@@ -295,8 +297,7 @@ class _Batch:
             self._transaction = ExitStack()
             self._transaction.enter_context(self.normalizer.file_transaction())
         for file_report, result in zip(reports, self.pipeline.store_batch(submitted), strict=True):
-            _count(file_report, result)
-            self.bar.advance(sum(result.read.values()))
+            _count(file_report, result, self.bar)
         self._uncommitted += size
         if self._uncommitted >= BATCH_TRANSACTION_BYTES:
             self._commit()
@@ -317,7 +318,9 @@ def _replay(pulled: list[Chunk], rest: Iterator[Chunk], error: Exception | None)
     yield from rest
 
 
-def _count(file_report: FileReport, result: ChunkCounts) -> None:
+def _count(file_report: FileReport, result: ChunkCounts, bar: Progress) -> None:
+    """Add a chunk's (or a batched file's) counts to its file's report and to the progress bar."""
+    bar.advance(sum(result.read.values()))
     for target, count in result.read.items():
         file_report.counts(target).read += count
     for target, count in result.quarantined.items():

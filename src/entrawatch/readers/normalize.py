@@ -4,7 +4,7 @@ With a :class:`DuckDBWarehouse`, chunks are *prepared* (staged, normalized, fetc
 cursors of the warehouse's database and *stored* on its own connection, inside the file's (or
 batch's) transaction, with an anti-join on ``Id``. Any other warehouse (Spark) gets Arrow batches
 through ``Warehouse.append`` from a private in-memory DuckDB, so the normalizer is the same.
-Several small JSON-lines files can be prepared together (:class:`Part`, :meth:`Normalizer.commit_batch`).
+Several small files can be prepared together (:class:`Part`, :meth:`Normalizer.commit_batch`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class Prepared:
 class Part:
     """One file's chunk in a :meth:`Normalizer.prepare`, with what the SQL must know of its file.
 
-    Several parts are prepared together when small JSON-lines files are batched (see
+    Several parts are prepared together when small files are batched (see
     ``readers/__init__.py``): one stage and one normalize statement per table for all of them,
     instead of ~12 statements per file whose planning dominated (~25 ms for a normalize statement).
     """
@@ -225,8 +225,8 @@ class Normalizer:
         """Stage ``parts`` on ``con`` and fetch their normalized rows per target table as Arrow.
 
         One :class:`Prepared` per part (None when nothing of it reaches SQL: an unknown shape, or
-        only framing rejects). Several parts must all be line blocks (a batch of small files);
-        a block's ``idx`` is left relative to the block.
+        only framing rejects). Several parts (a batch of small files) are all line blocks or all
+        chunks of records; a block's ``idx`` is left relative to the block.
         """
         if family == "unknown":
             return [None] * len(parts)
@@ -311,11 +311,7 @@ class Normalizer:
         """Store a prepared chunk (valid rows, quarantine) and count; chunks commit in file order."""
         del name_table  # part of the chunk context; prepare() used it
         counts = prepared.counts if prepared else ChunkCounts()
-        offset = 0
-        if prepared and chunk.block is not None:
-            offset = chunk.block.counter.next_idx
-            chunk.block.counter.next_idx += prepared.records
-        qparams = [ingested_at, source_file, shape, source_file, offset]
+        qparams = _quarantine_params(prepared, chunk, source_file, shape, ingested_at)
         if prepared:
             with self._lock:
                 self._store_prepared(prepared, qparams)
@@ -342,38 +338,27 @@ class Normalizer:
         """
         del forced_table  # part of the batch context; prepare() used it
         counts = [p.counts if p else ChunkCounts() for p in prepared]
-        # A block's record indexes are relative to it; a chunk of records carries absolute ones.
-        qparams = [[ingested_at, part.source_file, part.shape, part.source_file,
-                    part.chunk.block.counter.next_idx if part.chunk.block is not None else 0] for part in parts]
+        qparams = [_quarantine_params(one, part.chunk, part.source_file, part.shape, ingested_at)
+                   for one, part in zip(prepared, parts, strict=True)]
         with self._lock:
             for one, params in zip(prepared, qparams, strict=True):
-                if one is not None and one.stage_rejects is not None:
-                    self._store_quarantine(self.con, _quarantine_select("_tt", "CAST(NULL AS VARCHAR)"),
-                                           one.stage_rejects, params)
+                if one is not None:
+                    self._store_stage_rejects(one, params)
             for target in sorted({t for p in prepared if p for t in p.routable}):
                 files = [k for k, p in enumerate(prepared) if p and target in p.routable]
                 rows = pa.concat_tables([prepared[k].rows[target] for k in files])
-                valid = {k: prepared[k].routable[target] - prepared[k].bad[target] for k in files}
                 if self._repeats_in(rows, files, prepared, target):
                     for k in files:
                         self._store_target(prepared[k], target, qparams[k])
                     continue
+                valid = {k: prepared[k].routable[target] - prepared[k].bad[target] for k in files}
                 stored = self._stored_per_file(target, rows) if sum(valid.values()) else {}
+                expected = sum(valid.values()) - sum(stored.values())
                 inserted = self._store_valid(self.con, target, rows, False) if sum(valid.values()) else 0
-                if inserted != sum(valid.values()) - sum(stored.values()):
-                    raise RuntimeError(f"batch insert into {target}: {inserted} rows, expected "
-                                       f"{sum(valid.values()) - sum(stored.values())}")
+                if inserted != expected:
+                    raise RuntimeError(f"batch insert into {target}: {inserted} rows, expected {expected}")
                 for k in files:
-                    bad = prepared[k].bad[target]
-                    counts[k].quarantined[target] += bad
-                    counts[k].inserted[target] += valid[k] - stored.get(k, 0)
-                    counts[k].duplicates[target] += stored.get(k, 0)
-                    if bad:
-                        self._store_quarantine(self.con, _quarantine_select(_literal(target), "_field"),
-                                               prepared[k].rows[target], qparams[k])
-        for part, one in zip(parts, prepared, strict=True):
-            if part.chunk.block is not None:
-                part.chunk.block.counter.next_idx += one.records if one else 0
+                    self._tally(prepared[k], target, valid[k] - stored.get(k, 0), qparams[k])
         return counts
 
     @staticmethod
@@ -400,23 +385,32 @@ class Normalizer:
         warehouse's connection, which is also where missing tables are created, so the transaction
         sees them. Elsewhere (Spark) rows go through ``Warehouse.append``.
         """
-        if prepared.stage_rejects is not None:
-            self._store_quarantine(self.con, _quarantine_select("_tt", "CAST(NULL AS VARCHAR)"),
-                                   prepared.stage_rejects, qparams)
+        self._store_stage_rejects(prepared, qparams)
         for target in sorted(prepared.routable):
             self._store_target(prepared, target, qparams)
 
+    def _store_stage_rejects(self, prepared: Prepared, qparams: list) -> None:
+        if prepared.stage_rejects is not None:
+            self._store_quarantine(self.con, _quarantine_select("_tt", "CAST(NULL AS VARCHAR)"),
+                                   prepared.stage_rejects, qparams)
+
     def _store_target(self, prepared: Prepared, target: str, qparams: list) -> None:
         """One target table's rows of a prepared chunk: insert, count, quarantine the refused."""
-        counts = prepared.counts
         routable, bad = prepared.routable[target], prepared.bad[target]
-        rows = prepared.rows[target]
-        inserted = self._store_valid(self.con, target, rows, prepared.repeats[target] > 0) if routable > bad else 0
+        inserted = (self._store_valid(self.con, target, prepared.rows[target], prepared.repeats[target] > 0)
+                    if routable > bad else 0)
+        self._tally(prepared, target, inserted, qparams)
+
+    def _tally(self, prepared: Prepared, target: str, inserted: int, qparams: list) -> None:
+        """Count one target table's rows of a prepared chunk once ``inserted`` of them are stored
+        (the other valid ones were duplicates); quarantine the refused ones."""
+        counts, bad = prepared.counts, prepared.bad[target]
         counts.quarantined[target] += bad
         counts.inserted[target] += inserted
-        counts.duplicates[target] += routable - bad - inserted
+        counts.duplicates[target] += prepared.routable[target] - bad - inserted
         if bad:
-            self._store_quarantine(self.con, _quarantine_select(_literal(target), "_field"), rows, qparams)
+            self._store_quarantine(self.con, _quarantine_select(_literal(target), "_field"),
+                                   prepared.rows[target], qparams)
 
     def _store_valid(self, con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table, repeated: bool) -> int:
         """Insert the chunk's valid rows; first occurrence (source order) of an Id wins."""
@@ -527,6 +521,20 @@ def _unknown_rejects(chunk: Chunk) -> list[Reject]:
     return [Reject(line, idx, raw, "unknown shape: not a diagnostic record, Graph object or Log Analytics row")
             for line, idx, raw in zip(chunk.table.column("line").to_pylist(), chunk.table.column("idx").to_pylist(),
                                       chunk.table.column("raw").to_pylist(), strict=True)]
+
+
+def _quarantine_params(prepared: Prepared | None, chunk: Chunk, source_file: str, shape: str,
+                       ingested_at: datetime) -> list:
+    """Parameters of :data:`_QUARANTINE_SELECT` for a chunk about to be stored, in file order.
+
+    A block's record indexes are relative to it: its offset is the file's running count, which
+    this advances. A chunk of records carries absolute indexes (offset 0).
+    """
+    offset = 0
+    if prepared and chunk.block is not None:
+        offset = chunk.block.counter.next_idx
+        chunk.block.counter.next_idx += prepared.records
+    return [ingested_at, source_file, shape, source_file, offset]
 
 
 def _by_file(rows: pa.Table, files: int) -> dict[int, pa.Table]:

@@ -63,7 +63,7 @@ class _Turns:
 
 
 def _split(parts: list[Part], runs: int) -> list[list[Part]]:
-    """``parts`` cut into at most ``runs`` runs of consecutive parts of about equal block size."""
+    """``parts`` cut into at most ``runs`` runs of consecutive parts of about equal size."""
     total = sum(p.size for p in parts) or 1
     out: list[list[Part]] = [[]]
     done = 0
@@ -135,20 +135,17 @@ class Pipeline:
             for future in pending:
                 future.exception()  # wait, so no cursor is still busy
 
-    def submit_batch(self, parts: list[Part], contexts: list[dict]) -> SubmittedBatch:
+    def submit_batch(self, parts: list[Part], ctx: dict) -> SubmittedBatch:
         """Start preparing a batch of small files (one chunk each: all line blocks, or all chunks of records).
 
         The batch is cut into ``workers`` runs of consecutive files of about equal size, each
         prepared on its own connection at once (one stage and one normalize statement per table
         for the run). :meth:`store_batch` stores them; meanwhile the caller may frame the next
-        files and submit the next batch.
+        files and submit the next batch. ``ctx``: what the files share (family, forced table,
+        ingested-at); each part names its own file.
         """
         runs = _split(parts, self.workers)
-        futures, start = [], 0
-        for run in runs:
-            futures.append(self._pool.submit(self._prepare_run, run, contexts[start]))
-            start += len(run)
-        return SubmittedBatch(runs, futures, contexts[0])
+        return SubmittedBatch(runs, [self._pool.submit(self._prepare_run, run, ctx) for run in runs], ctx)
 
     def store_batch(self, batch: SubmittedBatch) -> Iterator[ChunkCounts]:
         """Counts per file of a submitted batch, its files stored one after another, in order."""
