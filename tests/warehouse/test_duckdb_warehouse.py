@@ -63,3 +63,13 @@ def test_memory_limit_is_applied_and_validated(tmp_path):
     for bad in ("lots", "256", "1GB; DROP TABLE x", ""):
         with pytest.raises(WarehouseError, match="invalid memory limit"):
             DuckDBWarehouse(tmp_path / "m.duckdb", memory_limit=bad)
+
+
+def test_duckdb_progress_bar_is_off_on_the_connection_and_its_cursors(tmp_path):
+    """DuckDB prints its own progress bar for statements over 2 s; it garbled `entrawatch ingest`'s output."""
+    from entrawatch.warehouse import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb")
+    setting = "SELECT current_setting('enable_progress_bar')"
+    assert wh.connection.execute(setting).fetchone() == (False,)
+    assert wh.connection.cursor().execute(setting).fetchone() == (False,)

@@ -145,6 +145,7 @@ class Normalizer:
         else:
             self.con = duckdb.connect(":memory:")
             _run(self.con, "SET TimeZone = 'UTC'")
+            _run(self.con, "SET enable_progress_bar = false")  # entrawatch shows its own progress
             _run(self.con, f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
 
     def default_workers(self) -> int:

@@ -62,6 +62,9 @@ class DuckDBWarehouse(CanonicalTables):
         except duckdb.Error as err:
             raise WarehouseError(f"cannot open DuckDB database {self.path}: {err}") from err
         self._con.execute("SET TimeZone = 'UTC'").fetchall()
+        # DuckDB's own progress bar would print over entrawatch's output (and Rich's progress line)
+        # for any statement longer than 2 s; cursors of this connection inherit the setting.
+        self._con.execute("SET enable_progress_bar = false").fetchall()
         if memory_limit is not None:
             literal = exp.Literal.string(memory_limit.strip()).sql(dialect="duckdb")
             self._con.execute(f"SET memory_limit = {literal}").fetchall()
