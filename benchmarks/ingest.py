@@ -9,6 +9,9 @@ DataDog/Elastic samples (every record gets fresh ids), then runs two child proce
 
 ``--files N`` splits the same records into N files of consecutive lines (like a storage export's
 one ``PT1H.json`` per hour): entrawatch ingests the directory, the reference reads the glob.
+``--documents`` (with ``--files``) writes each file as one ``{"records":[...]}`` document instead, as
+Event Hub messages and pre-2018 blobs are; the reference then reads them with ``format='auto'``
+(one row per document holding its records).
 
 Each child is measured from the parent (wall time, and peak RSS through ``resource.getrusage``
 of the waited-for child), so the figures include interpreter start-up and are honest. Prints
@@ -56,7 +59,7 @@ _CHILD_REFERENCE = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[2])
 con.execute("SET enable_progress_bar = false").fetchall()
-con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format='newline_delimited')", [sys.argv[1]]).fetchall()
+con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format=?)", [sys.argv[1], sys.argv[3]]).fetchall()
 print(con.execute("SELECT count(*) FROM t").fetchall()[0][0])
 """
 
@@ -93,16 +96,20 @@ def write_input(path: Path, size_mb: int, seed: int = 7) -> int:
     return records
 
 
-def split_input(data: Path, files: int, into: Path) -> None:
-    """Spread the lines of ``data`` over ``files`` files of consecutive lines in ``into``."""
+def split_input(data: Path, files: int, into: Path, documents: bool = False) -> None:
+    """Spread the lines of ``data`` over ``files`` files of consecutive lines in ``into``; with
+    ``documents``, each file is one ``{"records":[...]}`` document of those records."""
     into.mkdir()
     lines = sum(1 for _ in data.open("rb"))
     per_file = -(-lines // files)
     with data.open("rb") as src:
         for n in range(files):
             with (into / f"PT{n:05d}.json").open("wb") as out:
-                for _, line in zip(range(per_file), src, strict=False):
-                    out.write(line)
+                chunk = [line.rstrip(b"\n") for _, line in zip(range(per_file), src, strict=False)]
+                if documents:
+                    out.write(b'{"records":[' + b",".join(chunk) + b"]}\n")
+                else:
+                    out.writelines(line + b"\n" for line in chunk)
 
 
 def run_child(code: str, *args: str) -> tuple[float, float, float, str]:
@@ -138,6 +145,8 @@ def main() -> None:
                              "in every round, alternated, and print its time: an A/B on the same machine state")
     parser.add_argument("--files", type=int, default=1,
                         help="split the input into this many files (many small files, as storage exports are)")
+    parser.add_argument("--documents", action="store_true",
+                        help="with --files: write each file as one {\"records\":[...]} document (Event Hub messages)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="alternate reference and entrawatch runs this many times; report each and the median ratio")
     args = parser.parse_args()
@@ -148,18 +157,23 @@ def main() -> None:
         records = write_input(data, args.size_mb)
         size_mb = data.stat().st_size / (1 << 20)
         ew_input = ref_input = data
+        if args.documents and args.files < 2:
+            sys.exit("--documents needs --files N (N >= 2)")
         if args.files > 1:
-            split_input(data, args.files, work / "export")
+            split_input(data, args.files, work / "export", documents=args.documents)
             data.unlink()
             ew_input, ref_input = work / "export", work / "export" / "*.json"
-        print(f"input: {records:,} records, {size_mb:,.0f} MB in {args.files:,} file(s) "
+        json_format = "auto" if args.documents else "newline_delimited"
+        kind = "records documents" if args.documents else "JSON-lines file(s)"
+        print(f"input: {records:,} records, {size_mb:,.0f} MB in {args.files:,} {kind} "
               f"({time.perf_counter() - t0:.1f} s to write); workers={args.workers}")
         ratios: list[tuple[float, float]] = []
         for run in range(args.repeat):
             for name in ("ref.duckdb", "ew.duckdb"):
                 (work / name).unlink(missing_ok=True)
             load = os.getloadavg()[0]
-            ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(ref_input), str(work / "ref.duckdb"))
+            ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(ref_input), str(work / "ref.duckdb"),
+                                                         json_format)
             ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(ew_input), str(work / "ew.duckdb"),
                                                      args.workers, "-")
             if args.baseline_src:

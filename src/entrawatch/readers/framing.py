@@ -1,19 +1,22 @@
 """Split a source stream into records and decide its shape.
 
 Framing is the only per-record Python work, and it is kept minimal: JSON lines are handed on as
-raw text (DuckDB validates and parses them), JSON documents are streamed with ijson (a
-``{"records":[...]}`` blob or a Graph page is never loaded whole), CSV rows are turned into JSON
-objects. Records travel in bounded chunks of (line, index, raw JSON text, aggregated flag).
+raw text (DuckDB validates and parses them), JSON documents up to
+:data:`WHOLE_DOCUMENT_BYTES` (an Event Hub message, a Graph page) are parsed whole by orjson and
+larger ones streamed with ijson (never loaded whole), CSV rows are turned into JSON objects. Records travel in bounded chunks of (line, index, raw JSON text, aggregated flag).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import duckdb
 import ijson
 import orjson
 import pyarrow as pa
@@ -336,7 +339,122 @@ def _dump(item: object) -> str:
         return json.dumps(item)
 
 
-def _documents(source: SourceFile, stream: io.BufferedReader, builder: _Builder) -> Iterator[Chunk]:
+#: Documents up to this size are parsed whole by orjson (C), once, in :func:`frame`, instead of
+#: streamed through ijson's Python-level events: 256 Event Hub messages of 1 MB took 17.4 s to
+#: ingest streamed, 10.1 s whole (measured; docs/ingest.md). Event Hub messages (at most 1 MB) and
+#: Graph pages (at most 999 records) are this small; larger documents stream, so memory stays
+#: bounded (the Python objects of a document take ~10x its size while its records are dumped).
+WHOLE_DOCUMENT_BYTES = 8 << 20
+
+#: The keys whose array value holds a document's records (Event Hub/blob ``records``, Graph ``value``).
+CONTAINER_KEYS = ("records", "value")
+
+#: JSON's whitespace (what orjson ignores around a document).
+_JSON_SPACE = b" \t\r\n"
+
+_UNPARSED = object()
+
+
+@dataclass
+class SmallDocument:
+    """A document parsed whole, with exactly what streaming it would have given."""
+
+    #: Its records as UTF-8 JSON text, as :func:`_streamed_documents` frames them.
+    texts: list[bytes]
+    #: Its first record (None when it has none) and first top-level ``records``/``value`` key:
+    #: what :func:`_sample_document` reports to shape detection.
+    sample: object
+    container: str | None
+
+
+def _small_document(data: bytes, parsed: object = _UNPARSED) -> SmallDocument | None:
+    """``data`` (a whole document; ``parsed``: orjson's result for it when already known) parsed
+    whole, or None where only streaming is exact.
+
+    Why each check: orjson refuses what the streaming path must handle its own way (malformed
+    JSON, NaN, a BOM, lone surrogates); a top-level container key given twice is read twice by the
+    streaming parser but once, the last, in a dict; and orjson turns integers beyond 64 bits into
+    floats, which it prints with an exponent (``1.2e+29``) where the streaming path kept every
+    digit, so a document whose dumped records hold ``e+`` is streamed (a string holding ``e+``
+    only costs that). Repeated keys inside a record: both keep the last, as dicts do.
+    """
+    if len(data) > WHOLE_DOCUMENT_BYTES:
+        return None
+    if parsed is _UNPARSED:
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
+    container = None
+    if isinstance(parsed, dict) and any(key in parsed for key in CONTAINER_KEYS):
+        if _repeats_a_container(data, parsed) is not False:
+            return None
+        # Without repeats, dict order is the text order of these keys.
+        found = [key for key in parsed if key in CONTAINER_KEYS and isinstance(parsed[key], list)]
+        items = [item for key in found for item in parsed[key]] if found else [parsed]
+        if data[:4096].lstrip().startswith(b"{"):  # as _sample_document looks for it
+            container = next(key for key in parsed if key in CONTAINER_KEYS)
+    else:
+        items = parsed if isinstance(parsed, list) else [parsed]
+    texts = [orjson.dumps(item) for item in items]
+    if any(b"e+" in text for text in texts) or sum(map(len, texts)) >= CHUNK_BYTES:
+        return None  # (the second: one chunk, as _small_chunks assumes; numbers may grow when dumped)
+    return SmallDocument(texts, items[0] if items else None, container)
+
+
+def _repeats_a_container(data: bytes, doc: dict) -> bool | None:
+    """Whether a ``records``/``value`` key of ``doc`` appears more than once at the top level of
+    ``data`` (None: DuckDB could not tell).
+
+    Such a key can only be repeated by being written twice, literally or with ``\\u`` escapes; so
+    when each is written at most once and the text has no ``\\u``, no key is repeated. Otherwise
+    DuckDB lists the top-level keys (``value`` is also a key inside most diagnostic records).
+    """
+    present = [key for key in CONTAINER_KEYS if key in doc]
+    if b"\\u" not in data and all(data.count(b'"' + key.encode() + b'"') <= 1 for key in present):
+        return False
+    keys = _top_level_keys(data)
+    return None if keys is None else any(keys.count(key) > 1 for key in present)
+
+
+_KEYS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _keys_connection() -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB for :func:`_top_level_keys` (used under ``_KEYS_LOCK``)."""
+    return duckdb.connect(":memory:")
+
+
+def _top_level_keys(data: bytes) -> list[str] | None:
+    """The top-level keys of a JSON object in order, repeats included (DuckDB's yyjson keeps them;
+    Python dicts do not), or None if DuckDB refuses the text."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    with _KEYS_LOCK:
+        try:
+            row = _keys_connection().execute("SELECT json_keys(?)", [text]).fetchone()
+        except duckdb.Error:
+            return None
+    return None if row is None else row[0]
+
+
+def _small_chunks(document: SmallDocument) -> Iterator[Chunk]:
+    """The chunks :class:`_Builder` would make of these records (at most :data:`CHUNK_RECORDS`
+    each; their text is below :data:`CHUNK_BYTES`), built from orjson's UTF-8 bytes in one call
+    rather than decoded to ``str`` and encoded again record by record."""
+    texts = document.texts
+    for start in range(0, len(texts), CHUNK_RECORDS):
+        part = texts[start:start + CHUNK_RECORDS]
+        yield Chunk(pa.Table.from_arrays([
+            pa.nulls(len(part), pa.int64()), pa.array(range(start, start + len(part)), pa.int64()),
+            pa.array(part, pa.binary()).cast(pa.string()), pa.repeat(False, len(part)),
+        ], schema=INCOMING_SCHEMA))
+
+
+def _streamed_documents(source: SourceFile, stream: io.BufferedReader, builder: _Builder) -> Iterator[Chunk]:
     idx = 0
     items = _document_items(stream)
     while True:
@@ -369,19 +487,30 @@ def _sample_document(source: SourceFile) -> tuple[object, str | None]:
         try:
             container = None
             if stream.peek(4096)[:4096].lstrip().startswith(b"{"):
-                for prefix, event, value in ijson.parse(stream):
-                    if prefix == "" and event == "map_key" and value in ("records", "value"):
+                # Depth, not ijson's prefix: the keys of an object under the key "" also have prefix "".
+                depth = 0
+                for _, event, value in ijson.parse(stream):
+                    if event in ("start_map", "start_array"):
+                        depth += 1
+                    elif event in ("end_map", "end_array"):
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    elif event == "map_key" and depth == 1 and value in CONTAINER_KEYS:
                         container = value
-                        break
-                    if prefix == "" and event == "end_map":
                         break
         except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
             return None, None
     with source.opener() as handle:
         try:
             return next(_document_items(buffered(handle))), container
-        except (StopIteration, ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
+        except StopIteration:
             return None, container
+        except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
+            pass
+    # As framing does (_streamed_documents): yajl refuses integers beyond 64 bits, Python's json not.
+    records, _ = _whole_document(source)
+    return (records[0] if records else None), container
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -472,43 +601,54 @@ def _csv_shape(head: bytes) -> str | None:
 
 def frame(source: SourceFile, shape: str | None = None) -> Framed:
     """Detect the shape of ``source`` (unless ``shape`` is given) and stream its records."""
+    small: SmallDocument | None = None
     with source.opener() as handle:
         stream = buffered(handle)
         head = stream.readline(16 << 20)
         while head and not head.strip():
             head = stream.readline(16 << 20)
         head += stream.read(1 << 16)
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    kind: str
-    detected: str | None = None
-    if stripped.startswith(b"{") or stripped.startswith(b"["):
-        first_line = stripped.split(b"\n", 1)[0]
-        try:
-            first = orjson.loads(first_line)
-        except orjson.JSONDecodeError:
-            first = None
-        if (isinstance(first, dict) and not any(isinstance(first.get(k), list) for k in ("records", "value"))) or (
-                first is None and _mostly_object_lines(head)):
-            kind = "lines"
-            detected = classify_record(first) if first is not None else None
-            if detected is None:
-                detected = classify_record(_sample_lines(head))
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        kind: str
+        detected: str | None = None
+        if stripped.startswith(b"{") or stripped.startswith(b"["):
+            first_line = stripped.split(b"\n", 1)[0]
+            try:
+                first = orjson.loads(first_line)
+            except orjson.JSONDecodeError:
+                first = None
+            if (isinstance(first, dict) and not any(isinstance(first.get(k), list) for k in CONTAINER_KEYS)) or (
+                    first is None and _mostly_object_lines(head)):
+                kind = "lines"
+                detected = classify_record(first) if first is not None else None
+                if detected is None:
+                    detected = classify_record(_sample_lines(head))
+            else:
+                kind = "document"
+                if len(head) <= WHOLE_DOCUMENT_BYTES:
+                    data = head + stream.read(WHOLE_DOCUMENT_BYTES + 1 - len(head))
+                    # A one-line document was parsed above already: do not parse it twice.
+                    one_line = first is not None and data.strip(_JSON_SPACE) == first_line.strip(_JSON_SPACE)
+                    small = _small_document(data, first if one_line else _UNPARSED)
+                if small is not None:
+                    sample, container = small.sample, small.container
+                else:
+                    sample, container = _sample_document(source)
+                detected = classify_record(sample)
+                if detected is None and container == "records":
+                    detected = "diagnostic"
+                elif detected is None and container == "value":
+                    detected = "graph"
         else:
-            kind = "document"
-            sample, container = _sample_document(source)
-            detected = classify_record(sample)
-            if detected is None and container == "records":
-                detected = "diagnostic"
-            elif detected is None and container == "value":
-                detected = "graph"
-    else:
-        kind = "csv"
-        detected = _csv_shape(head)
-        if detected is None and shape is None:
-            kind = "lines"  # not a CSV we know: every line is quarantined as an unknown shape
+            kind = "csv"
+            detected = _csv_shape(head)
+            if detected is None and shape is None:
+                kind = "lines"  # not a CSV we know: every line is quarantined as an unknown shape
     resolved_shape, family = _resolve(shape, detected, source.hint)
     if kind == "csv" and family == GRAPH:
         family = LA  # portal CSV rows are renamed into LA columns
+    if small is not None:
+        return Framed(resolved_shape, family, _small_chunks(small))
     return Framed(resolved_shape, family, _chunks(source, kind, resolved_shape, family))
 
 
@@ -519,7 +659,7 @@ def _chunks(source: SourceFile, kind: str, shape: str, family: str) -> Iterator[
         if kind == "lines":
             yield from _json_line_blocks(stream)
         elif kind == "document":
-            yield from _documents(source, stream, builder)
+            yield from _streamed_documents(source, stream, builder)
         else:
             yield from _csv(stream, shape, builder)
     if builder.pending:

@@ -1,0 +1,152 @@
+"""Small JSON documents are parsed whole (orjson) instead of streamed (ijson): same records, same text.
+
+The whole-document path (``framing._whole_items``) is only a faster way to frame; the streamed path
+is the reference. Documents are generated as text so that they can hold what a Python dict cannot:
+repeated keys (at the top level, where the streaming parser reads a repeated container twice, and
+inside records), integers beyond 64 bits, numbers written every JSON way, and strings holding
+``e+`` (orjson's exponent marker). Every framed chunk and reject must be identical both ways.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from entrawatch.readers import framing
+from entrawatch.readers.sources import iter_sources
+
+NUMBER = r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,18})?([eE][+-]?[0-9]{1,3})?"
+numbers = st.from_regex(NUMBER, fullmatch=True)
+strings = st.one_of(st.text(max_size=8), st.sampled_from(["e+", "1e+30", "records", "value", "\u00e9\u2028", "a\"b\\"]))
+scalars = st.one_of(st.none(), st.booleans(), numbers.map(lambda n: ("num", n)), strings)
+keys = st.one_of(st.text(max_size=5), st.sampled_from(["id", "records", "value", "category", "properties"]))
+
+
+def _objects(inner: st.SearchStrategy) -> st.SearchStrategy:
+    """An object as a list of (key, value) pairs: keys may repeat."""
+    return st.lists(st.tuples(keys, inner), max_size=4).map(lambda pairs: ("obj", pairs))
+
+
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | _objects(inner), max_leaves=8)
+records = _objects(values)
+#: Top-level shapes: a records/value container (maybe repeated, maybe not an array), an array, a bare object.
+containers = st.lists(st.tuples(st.sampled_from(["records", "value", "@odata.nextLink", "other"]),
+                                st.one_of(st.lists(records, max_size=4), values)), min_size=1, max_size=3)
+documents = st.one_of(containers.map(lambda pairs: ("obj", pairs)), st.lists(records, max_size=4), records, scalars)
+
+
+def _text(value: object, indent: bool) -> str:
+    sep = "\n  " if indent else ""
+    if isinstance(value, tuple) and value[0] == "num":
+        return value[1]
+    if isinstance(value, tuple) and value[0] == "obj":
+        return "{" + sep + ("," + sep).join(f"{json.dumps(k, ensure_ascii=False)}:{_text(v, indent)}"
+                                             for k, v in value[1]) + "}"
+    if isinstance(value, list):
+        return "[" + sep + ("," + sep).join(_text(v, indent) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _framed(data: bytes, streamed_only: bool, monkeypatch: pytest.MonkeyPatch | None = None) -> tuple:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "message.json"
+        path.write_bytes(data)
+        (source,) = iter_sources([path])
+        with pytest.MonkeyPatch.context() as patch:
+            if streamed_only:
+                patch.setattr(framing, "WHOLE_DOCUMENT_BYTES", -1)
+            framed = framing.frame(source)
+            chunks = list(framed.chunks)
+    return (framed.shape, framed.family,
+            [(c.table.to_pylist(), [vars(r) for r in c.rejects]) for c in chunks])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents, st.booleans())
+def test_whole_and_streamed_documents_frame_identically(document, indent):
+    data = _text(document, indent).encode()
+    if not data.lstrip().startswith((b"{", b"[")):
+        data = b"[" + data + b"]"  # a bare scalar file is CSV-detected; wrap it to stay a document
+    assert _framed(data, streamed_only=False) == _framed(data, streamed_only=True)
+
+
+@pytest.mark.parametrize("text", [
+    '{"records":[{"id":"a"}],"records":[{"id":"b"}]}',           # a repeated container: both are read
+    '{"records":[{"id":"a"}],"records":5}',                       # then not an array
+    '{"value":[{"id":"a"}],"records":[{"id":"b"}]}',              # two containers, document order
+    '[{"id":123456789012345678901234567890}]',                    # beyond 64 bits: exact only streamed
+    '[{"id":-9223372036854775809}]',                              # below int64
+    '[{"id":18446744073709551615,"n":1E2,"m":-0,"f":2.50}]',
+    '[{"ua":"Mozilla e+ 1e+30"}]',                                # "e+" in a string: re-read, same result
+    '[{"x":NaN}]',
+    '\ufeff[{"id":"bom"}]',
+    '[{"id":"a"},]',                                              # trailing comma: quarantined
+    '{"records":[{"id":"a"}]} trailing',
+    '[{"s":"\\ud800"}]',                                          # lone surrogate
+    '{"value":[{"id":"a","id":"b"}],"@odata.nextLink":"x"}',
+    '{"records":[{"id":"a"}],"r\\u0065cords":[{"id":"b"}]}',    # repeated, once written with an escape
+    '{"records":[{"id":"a","k":"records"}]}',                    # "records" twice in the text, once a key
+    '{"records":[{"key":"k","value":"v"}],"value":5}',
+    '\n\n   {"records":[{"category":"SignInLogs","properties":{"id":"a"}}]}\n\n',
+    '{\n "records": [\n  {"category": "AuditLogs", "properties": {"id": "a"}}\n ]\n}',
+    '{"records":[]}',
+    '{"value":[]}',
+    '[]',
+])
+def test_edge_documents_frame_identically(text):
+    data = text.encode()
+    assert _framed(data, streamed_only=False) == _framed(data, streamed_only=True)
+
+
+def test_an_event_hub_message_is_framed_whole(monkeypatch):
+    """Guards the speed-up itself: a plain message must not fall back to streaming."""
+    streamed: list[int] = []
+    real = framing._streamed_documents
+
+    def spy(*args, **kwargs):
+        streamed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(framing, "_streamed_documents", spy)
+    record = {"time": "2025-01-01T00:00:00Z", "category": "SignInLogs",
+              "properties": {"id": "x", "location": {"geoCoordinates": {"latitude": 50.1109008789062}}}}
+    shape, family, chunks = _framed(json.dumps({"records": [record, record]}).encode(), streamed_only=False)
+    assert (shape, streamed) == ("diagnostic", [])
+    assert [r["raw"] for r in chunks[0][0]] == [json.dumps(record, separators=(",", ":"))] * 2
+
+
+def test_a_large_document_still_streams(monkeypatch):
+    monkeypatch.setattr(framing, "WHOLE_DOCUMENT_BYTES", 64)
+    records = [{"id": str(i), "createdDateTime": "2025-01-01T00:00:00Z"} for i in range(50)]
+    data = json.dumps({"value": records}).encode()
+    shape, _, chunks = _framed(data, streamed_only=False)
+    assert shape == "graph"
+    assert [json.loads(r["raw"]) for r in chunks[0][0]] == records
+
+
+@pytest.mark.parametrize("big", ["18446744073709551615", "123456789012345678901234567890"])
+def test_an_array_whose_first_record_holds_a_huge_integer_is_still_read(tmp_path, big):
+    """Detection used to sample the first record with yajl only, which refuses integers beyond
+    64 bits: a JSON array of sign-ins (a portal download) was an unknown shape, every record quarantined."""
+    from entrawatch.readers import ingest_paths
+    from entrawatch.warehouse import DuckDBWarehouse
+
+    path = tmp_path / "signins.json"
+    path.write_text('[{"id":"a","createdDateTime":"2025-01-01T00:00:00Z","n":' + big + '}]')
+    with DuckDBWarehouse(":memory:") as wh:
+        report = ingest_paths([path], wh)
+        assert report.files[0].shape == "graph"
+        assert (report.totals.inserted, report.totals.quarantined) == (1, 0)
+
+
+def test_whole_documents_are_cut_into_the_same_chunks(monkeypatch):
+    monkeypatch.setattr(framing, "CHUNK_RECORDS", 2)
+    data = json.dumps({"records": [{"category": "SignInLogs", "properties": {"id": str(i)}} for i in range(5)]})
+    whole, streamed = _framed(data.encode(), streamed_only=False), _framed(data.encode(), streamed_only=True)
+    assert [len(rows) for rows, _ in whole[2]] == [2, 2, 1]
+    assert whole == streamed
