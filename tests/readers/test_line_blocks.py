@@ -116,3 +116,24 @@ def test_blocks_number_lines_and_records_across_block_boundaries(warehouse, tmp_
             expected.append({"LineNumber": number, "RecordIndex": idx, "Reason": "invalid UTF-8: invalid continuation byte"})
         idx += 1
     assert quarantined == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.booleans(), st.integers(1, 90))
+def test_line_blocks_cover_the_input_exactly_in_whole_lines(lines, final_newline, block_bytes):
+    """Blocks are views of what was read (the cut line's tail read again with the next block):
+    together they are the input, each ends at a line end, and each knows its first line number."""
+    import io
+
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(framing, "CHUNK_BYTES", block_bytes)
+        blocks = [c.block for c in framing._json_line_blocks(io.BufferedReader(io.BytesIO(data)))]
+    assert b"".join(bytes(b.data) for b in blocks) == data
+    seen = b""
+    for block in blocks[:-1]:
+        assert bytes(block.data).endswith(b"\n")
+    for block in blocks:
+        assert block.first_line == seen.count(b"\n") + 1
+        seen += bytes(block.data)
