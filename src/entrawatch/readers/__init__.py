@@ -144,9 +144,12 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     pipeline = Pipeline(normalizer, workers) if normalizer.direct else None
     bar = Progress(enabled=progress)
     batch = _Batch(normalizer, pipeline, bar) if pipeline is not None else None
+    files = _Files(normalizer, pipeline, bar) if pipeline is not None else None
     try:
-        _ingest_sources(paths, report, shape, table, ingested_at, normalizer, pipeline, batch, bar)
+        _ingest_sources(paths, report, shape, table, ingested_at, normalizer, batch, files, bar)
     except BaseException:
+        if files is not None:
+            files.abort()
         if batch is not None:
             batch.abort()
         raise
@@ -159,9 +162,9 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
 
 
 def _ingest_sources(paths: Iterable[str | os.PathLike[str]], report: IngestReport, shape: str | None,
-                    table: str | None, ingested_at: datetime, normalizer: Normalizer, pipeline: Pipeline | None,
-                    batch: _Batch | None, bar: Progress) -> None:
-    """Every source in order: into the batch when it can join it, otherwise on its own."""
+                    table: str | None, ingested_at: datetime, normalizer: Normalizer, batch: _Batch | None,
+                    files: _Files | None, bar: Progress) -> None:
+    """Every source in order: into the batch when it can join it, otherwise chunk by chunk."""
     for source in iter_sources(paths):
         if isinstance(source, UnreadableSource):
             report.files.append(FileReport(source.name, error=source.error))
@@ -177,28 +180,82 @@ def _ingest_sources(paths: Iterable[str | os.PathLike[str]], report: IngestRepor
         ctx = dict(family=framed.family, shape=framed.shape, source_file=source.name, forced_table=table,
                    name_table=mapping.table_from_name(source.hint), ingested_at=ingested_at)
         chunks: Iterator[Chunk] | None = framed.chunks
-        if batch is not None:
-            chunks = batch.offer(file_report, chunks, ctx)
-            if chunks is None:
-                continue  # joined the batch
-            batch.close()  # files are stored in order: the batch before this file
-        _ingest_file(file_report, chunks, ctx, normalizer, pipeline, bar)
-    if batch is not None:
+        if batch is None or files is None:
+            _ingest_file(file_report, chunks, ctx, normalizer, bar)
+            continue
+        chunks = batch.offer(file_report, chunks, ctx)
+        if chunks is None:
+            files.close()  # files are stored in order: the chunked files before the batch's
+            continue  # joined the batch
+        batch.close()  # files are stored in order: the batch before this file
+        files.ingest(file_report, chunks, ctx)
+    if batch is not None and files is not None:
+        files.close()
         batch.close()
 
 
 def _ingest_file(file_report: FileReport, chunks: Iterator[Chunk], ctx: dict, normalizer: Normalizer,
-                 pipeline: Pipeline | None, bar: Progress) -> None:
-    chunks = prefetch(chunks)
-    results = (pipeline.run(chunks, **ctx) if pipeline is not None
-               else (normalizer.process(chunk, **ctx) for chunk in chunks))
+                 bar: Progress) -> None:
+    """A file chunk by chunk on a warehouse other than DuckDB (Spark), in one transaction."""
     with normalizer.file_transaction():
         try:
-            for result in results:
-                _count(file_report, result, bar)
+            for chunk in prefetch(chunks):
+                _count(file_report, normalizer.process(chunk, **ctx), bar)
         except _READ_ERRORS as err:
             # What was read before the error is stored (the transaction commits), as before.
             file_report.error = f"cannot read: {err}"
+
+
+class _Files:
+    """Files too large for a batch, chunk by chunk through one pipeline run across consecutive files.
+
+    Why: a run per file drained the pipeline at every file's end and committed alone, its first
+    chunk framed and prepared only then; 1 GB in 10 files of ~100 MB (big tenants' hourly
+    ``PT1H.json``) took 23.4 s against 15.2 s as one file. Now the next file's first chunks are
+    prepared while the last of the one before are stored, and consecutive files share a
+    transaction, committed every :data:`BATCH_TRANSACTION_BYTES` of input (at a file's end) and
+    before a batch is stored. Chunks are still stored in file order, so the first occurrence of an
+    ``Id`` wins; a read error ends its file (what was read before is stored) and the next goes on;
+    an unexpected error rolls the open transaction back.
+    """
+
+    def __init__(self, normalizer: Normalizer, pipeline: Pipeline, bar: Progress) -> None:
+        self.normalizer, self.pipeline, self.bar = normalizer, pipeline, bar
+        self._transaction: ExitStack | None = None
+        self._uncommitted = 0
+
+    def ingest(self, file_report: FileReport, chunks: Iterator[Chunk], ctx: dict) -> None:
+        """Push a file's chunks (its last ones may still be in flight when this returns)."""
+        if self._transaction is None:
+            self._transaction = ExitStack()
+            self._transaction.enter_context(self.normalizer.file_transaction())
+            self.pipeline.begin()
+        try:
+            for chunk in prefetch(chunks):
+                self._uncommitted += chunk_size(chunk)
+                for report, result in self.pipeline.push(chunk, ctx, file_report):
+                    _count(report, result, self.bar)
+        except _READ_ERRORS as err:
+            file_report.error = f"cannot read: {err}"  # the chunks read before it are stored
+        if self._uncommitted >= BATCH_TRANSACTION_BYTES:
+            self.close()
+
+    def close(self) -> None:
+        """Store every pushed chunk, then commit."""
+        if self._transaction is None:
+            return
+        for report, result in self.pipeline.drain():
+            _count(report, result, self.bar)
+        transaction, self._transaction = self._transaction, None
+        self._uncommitted = 0
+        transaction.close()
+
+    def abort(self) -> None:
+        """Roll the open transaction back (an unexpected error is on its way up)."""
+        self.pipeline.abort()  # no connection may still be preparing
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            transaction.__exit__(*sys.exc_info())
 
 
 class _Batch:

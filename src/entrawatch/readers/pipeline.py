@@ -9,6 +9,8 @@ run one at a time in chunk order, so the first occurrence of an ``Id`` still win
 indexes still count from the start of the file. Memory stays bounded: at most ``workers`` chunks
 are in flight, plus the one being read.
 
+Chunks are pushed (:meth:`Pipeline.push`) from one file or several consecutive ones in a run: the
+next file's first chunks are prepared while the last of the one before are stored (``readers._Files``).
 Small files are batched instead (:meth:`Pipeline.submit_batch`): a batch is cut into ``workers``
 runs of files prepared at once, and stored while the next batch is framed and prepared.
 """
@@ -101,39 +103,44 @@ class Pipeline:
         for con in self._opened:
             self._cursors.put(con)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="entrawatch-ingest")
+        self.begin()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         for con in self._opened:
             con.close()
 
-    def run(self, chunks: Iterator[Chunk], **ctx: object) -> Iterator[ChunkCounts]:
-        """Counts per chunk, in chunk order. A read error raised by ``chunks`` surfaces after the
-        chunks read before it are stored, exactly as when chunks are processed one by one."""
-        turns = _Turns()
-        pending: deque[Future] = deque()
-        read_error: Exception | None = None
-        try:
-            items = iter(chunks)
-            for seq in itertools.count():
-                try:
-                    chunk = next(items)
-                except StopIteration:
-                    break
-                except Exception as err:  # noqa: BLE001 - re-raised below, once the chunks before it are stored
-                    read_error = err
-                    break
-                pending.append(self._pool.submit(self._job, chunk, seq, turns, ctx))
-                while len(pending) > self.workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-            if read_error is not None:
-                raise read_error
-        finally:
-            turns.fail()  # a no-op once every chunk committed; otherwise later chunks must not
-            for future in pending:
-                future.exception()  # wait, so no cursor is still busy
+    def begin(self) -> None:
+        """Start a run: chunks pushed from now on (of one file or several consecutive ones) are
+        stored in the order they are pushed."""
+        self._turns = _Turns()
+        self._seq = itertools.count()
+        self._pending: deque[tuple[Future, object]] = deque()
+
+    def push(self, chunk: Chunk, ctx: dict, tag: object) -> list[tuple[object, ChunkCounts]]:
+        """Submit a chunk (``ctx``: its file's context); the ``(tag, counts)`` of chunks stored
+        meanwhile, in push order. At most ``workers`` chunks stay in flight: beyond, this waits."""
+        self._pending.append((self._pool.submit(self._job, chunk, next(self._seq), self._turns, ctx), tag))
+        done = []
+        while len(self._pending) > self.workers:
+            future, done_tag = self._pending.popleft()
+            done.append((done_tag, future.result()))
+        return done
+
+    def drain(self) -> list[tuple[object, ChunkCounts]]:
+        """Wait until every pushed chunk is stored; their ``(tag, counts)`` in push order."""
+        done = []
+        while self._pending:
+            future, tag = self._pending.popleft()
+            done.append((tag, future.result()))
+        return done
+
+    def abort(self) -> None:
+        """After a failure: no later chunk may store, and no connection may still be busy."""
+        self._turns.fail()
+        pending, self._pending = self._pending, deque()
+        for future, _ in pending:
+            future.exception()
 
     def submit_batch(self, parts: list[Part], ctx: dict) -> SubmittedBatch:
         """Start preparing a batch of small files (one chunk each: all line blocks, or all chunks of records).
