@@ -55,11 +55,13 @@ def run(argv: list[str] | None = None) -> int:
                          benign_lookalikes=True, format="diagnostic"),
         out_dir,
     )
-    console.print(f"wrote {sum(sim.counts.values()):,} events to {out_dir} (ground truth: {sim.truth_path})")
+    console.print(f"wrote {sum(sim.counts.values()):,} events to {out_dir} (ground truth: {sim.truth_path}) "
+                  f"in {time.perf_counter() - started:.1f}s")
 
     console.rule("[bold]2/3 ingest")
     for suffix in ("", ".wal"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    step = time.perf_counter()
     with DuckDBWarehouse(db_path) as warehouse:
         # Only the log folders: truth.json and threat_intel.csv beside them are not logs.
         log_dirs = sorted(path for path in out_dir.iterdir() if path.is_dir())
@@ -67,8 +69,9 @@ def run(argv: list[str] | None = None) -> int:
         totals = report.totals
         console.print(
             f"read {totals.read:,} records: {totals.inserted:,} stored, {totals.duplicates:,} duplicates, "
-            f"{totals.quarantined:,} quarantined"
+            f"{totals.quarantined:,} quarantined in {time.perf_counter() - step:.1f}s"
         )
+        step = time.perf_counter()
 
         console.rule("[bold]3/3 detect")
         if sim.threat_intel_path is not None:
@@ -84,7 +87,7 @@ def run(argv: list[str] | None = None) -> int:
         console.print(
             f"{len(rules)} rules over {args.days} days: {result.alerts} alerts, "
             f"{result.incidents_created} incidents, {len(result.errors)} rule errors "
-            f"in {time.perf_counter() - started:.0f}s"
+            f"in {time.perf_counter() - step:.1f}s (the whole job: {time.perf_counter() - started:.0f}s)"
         )
         for error in result.errors:
             console.print(f"[red]rule error:[/] {error}")

@@ -120,6 +120,16 @@ def test_an_event_hub_message_is_framed_whole(monkeypatch):
     assert [r["raw"] for r in chunks[0][0]] == [json.dumps(record, separators=(",", ":"))] * 2
 
 
+def test_a_plus_sign_after_an_e_in_a_string_does_not_send_a_message_to_streaming(monkeypatch):
+    streamed: list[int] = []
+    real = framing._streamed_documents
+    monkeypatch.setattr(framing, "_streamed_documents", lambda *a, **k: streamed.append(1) or real(*a, **k))
+    record = {"time": "2025-01-01T00:00:00Z", "category": "AuditLogs", "properties": {"id": "x", "app": "Office+365"}}
+    data = json.dumps({"records": [record]}).encode()
+    assert _framed(data, streamed_only=False) == _framed(data, streamed_only=True)
+    assert streamed == [1]  # only the streamed_only run
+
+
 def test_a_large_document_still_streams(monkeypatch):
     monkeypatch.setattr(framing, "WHOLE_DOCUMENT_BYTES", 64)
     records = [{"id": str(i), "createdDateTime": "2025-01-01T00:00:00Z"} for i in range(50)]

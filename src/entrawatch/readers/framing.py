@@ -12,6 +12,7 @@ import csv
 import functools
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -380,6 +381,9 @@ _JSON_SPACE = b" \t\r\n"
 
 _UNPARSED = object()
 
+#: How orjson prints a float of magnitude 1e16 or more: a digit, then ``e+``.
+_EXPONENT = re.compile(rb"[0-9]e\+")
+
 
 @dataclass
 class SmallDocument:
@@ -401,8 +405,8 @@ def _small_document(data: bytes, parsed: object = _UNPARSED) -> SmallDocument | 
     JSON, NaN, a BOM, lone surrogates); a top-level container key given twice is read twice by the
     streaming parser but once, the last, in a dict; and orjson turns integers beyond 64 bits into
     floats, which it prints with an exponent (``1.2e+29``) where the streaming path kept every
-    digit, so a document whose dumped records hold ``e+`` is streamed (a string holding ``e+``
-    only costs that). Repeated keys inside a record: both keep the last, as dicts do.
+    digit, so a document whose dumped records hold a digit then ``e+`` is streamed (a string
+    holding one, ``"1e+30"``, only costs that; ``"Office+365"`` does not). Repeated keys inside a record: both keep the last, as dicts do.
     """
     if len(data) > WHOLE_DOCUMENT_BYTES:
         return None
@@ -423,7 +427,7 @@ def _small_document(data: bytes, parsed: object = _UNPARSED) -> SmallDocument | 
     else:
         items = parsed if isinstance(parsed, list) else [parsed]
     texts = [orjson.dumps(item) for item in items]
-    if any(b"e+" in text for text in texts) or sum(map(len, texts)) >= CHUNK_BYTES:
+    if any(b"e+" in text and _EXPONENT.search(text) for text in texts) or sum(map(len, texts)) >= CHUNK_BYTES:
         return None  # (the second: one chunk, as _small_chunks assumes; numbers may grow when dumped)
     return SmallDocument(texts, items[0] if items else None, container)
 
