@@ -1,9 +1,10 @@
 """Split a source stream into records and decide its shape.
 
 Framing is the only per-record Python work, and it is kept minimal: JSON lines are handed on as
-raw text (DuckDB validates and parses them), JSON documents up to
-:data:`WHOLE_DOCUMENT_BYTES` (an Event Hub message, a Graph page) are parsed whole by orjson and
-larger ones streamed with ijson (never loaded whole), CSV rows are turned into JSON objects. Records travel in bounded chunks of (line, index, raw JSON text, aggregated flag).
+raw text (DuckDB validates and parses them), JSON documents up to :data:`WHOLE_DOCUMENT_BYTES`
+(an Event Hub message, a Graph page) are parsed whole by orjson and larger ones streamed with
+ijson (never loaded whole), CSV rows are turned into JSON objects. Records travel in bounded
+chunks of (line, index, raw JSON text, aggregated flag).
 """
 
 from __future__ import annotations
@@ -367,8 +368,8 @@ def _dump(item: object) -> str:
 
 
 #: Documents up to this size are parsed whole by orjson (C), once, in :func:`frame`, instead of
-#: streamed through ijson's Python-level events: 256 Event Hub messages of 1 MB took 17.4 s to
-#: ingest streamed, 10.1 s whole (measured; docs/ingest.md). Event Hub messages (at most 1 MB) and
+#: streamed through ijson's Python-level events: 256 Event Hub messages of 1 MB took 15.6-16.0 s
+#: to ingest streamed, 6.7-6.9 s whole (measured; docs/ingest.md). Event Hub messages (at most 1 MB) and
 #: Graph pages (at most 999 records) are this small; larger documents stream, so memory stays
 #: bounded (the Python objects of a document take ~10x its size while its records are dumped).
 WHOLE_DOCUMENT_BYTES = 8 << 20
@@ -406,7 +407,8 @@ def _small_document(data: bytes, parsed: object = _UNPARSED) -> SmallDocument | 
     streaming parser but once, the last, in a dict; and orjson turns integers beyond 64 bits into
     floats, which it prints with an exponent (``1.2e+29``) where the streaming path kept every
     digit, so a document whose dumped records hold a digit then ``e+`` is streamed (a string
-    holding one, ``"1e+30"``, only costs that; ``"Office+365"`` does not). Repeated keys inside a record: both keep the last, as dicts do.
+    holding one, ``"1e+30"``, only costs that; ``"Office+365"`` does not). Repeated keys inside
+    a record: both ways keep the last, as dicts do.
     """
     if len(data) > WHOLE_DOCUMENT_BYTES:
         return None
