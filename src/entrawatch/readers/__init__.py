@@ -120,7 +120,7 @@ def _check_args(shape: str | None, table: str | None) -> None:
 BATCH_BYTES = 64 << 20
 #: ... or this many files, whichever comes first.
 BATCH_FILES = 256
-#: Consecutive batches share one transaction until they hold this many bytes of input.
+#: Consecutive files (batched or not) share one transaction until it holds this many bytes of input.
 BATCH_TRANSACTION_BYTES = 1 << 30
 
 
@@ -130,9 +130,10 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
 
     ``shape`` overrides detection (diagnostic, graph, loganalytics, portal); ``table`` forces the
     target table of every record. Unreadable files are reported in ``report.files`` (``error``),
-    not raised, so one bad file does not stop a directory. On a DuckDB warehouse each file is one
-    transaction (consecutive small files of one chunk each are batched and share one, up to 1 GB
-    of them), stored whole, or not at all when an unexpected error is raised. ``workers``: chunks
+    not raised, so one bad file does not stop a directory. On a DuckDB warehouse consecutive files
+    share a transaction (committed every 1 GB of input, and when batched files give way to larger
+    ones or back): each is stored whole, or not at all when an unexpected error is raised, which
+    rolls back the open transaction's files. ``workers``: chunks
     prepared at once on a DuckDB warehouse (default: DuckDB's thread count, at most 4; 1 = one
     chunk at a time).
     """

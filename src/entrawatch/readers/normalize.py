@@ -171,12 +171,13 @@ class Normalizer:
 
     @contextmanager
     def file_transaction(self) -> Iterator[None]:
-        """Store every chunk of one file in one transaction on the warehouse's connection.
+        """Store every chunk of one file (or of several consecutive files) in one transaction on
+        the warehouse's connection.
 
         Why: a small transaction per chunk (or per statement) writes its rows to the write-ahead
         log, and its commits trigger checkpoints that compress them again; in a large transaction
         DuckDB writes full row groups straight to the database file. Measured at 1 GB: the per-chunk commits cost
-        10.9 s of a 22.4 s ingest, the one commit 2.1-2.5 s. The file is stored whole or, on an
+        10.9 s of a 22.4 s ingest, the one commit 2.1-2.5 s. A file is stored whole or, on an
         unexpected error, not at all; the caller catches read errors inside this block, so what
         was read before a truncation is still committed. Tables created inside the transaction
         vanish with a rollback, so the warehouse's table cache is dropped then.
