@@ -9,6 +9,7 @@ DataDog/Elastic samples (every record gets fresh ids), then runs two child proce
 
 ``--files N`` splits the same records into N files of consecutive lines (like a storage export's
 one ``PT1H.json`` per hour): entrawatch ingests the directory, the reference reads the glob.
+``--category C`` writes records of one diagnostic category only, as a real ``PT1H.json`` holds.
 ``--documents`` (with ``--files``) writes each file as one ``{"records":[...]}`` document instead, as
 Event Hub messages and pre-2018 blobs are; the reference then reads them with ``format='auto'``
 (one row per document holding its records).
@@ -71,14 +72,18 @@ def _datasets() -> Path:
     sys.exit("../shared/datasets not found")
 
 
-def write_input(path: Path, size_mb: int, seed: int = 7) -> int:
-    """Write ~size_mb of JSON lines (records ~4 KB like the samples, ids varied). Returns records."""
+def write_input(path: Path, size_mb: int, seed: int = 7, category: str | None = None) -> int:
+    """Write ~size_mb of JSON lines (records ~4 KB like the samples, ids varied). Returns records.
+
+    ``category``: only records of that diagnostic category (a real ``PT1H.json`` holds one)."""
     rng = random.Random(seed)
     templates = []
     for rel in SAMPLES:
         for line in (_datasets() / rel).read_text("utf-8").splitlines():
-            if line.strip():
+            if line.strip() and (category is None or json.loads(line).get("category") == category):
                 templates.append(json.loads(line))
+    if not templates:
+        sys.exit(f"no sample record of category {category!r}")
     target = size_mb << 20
     written = records = 0
     with path.open("w", encoding="utf-8") as out:
@@ -145,6 +150,9 @@ def main() -> None:
                              "in every round, alternated, and print its time: an A/B on the same machine state")
     parser.add_argument("--files", type=int, default=1,
                         help="split the input into this many files (many small files, as storage exports are)")
+    parser.add_argument("--category", default=None,
+                        help="only records of this diagnostic category, e.g. NonInteractiveUserSignInLogs "
+                             "(default: the five categories mixed, as an Event Hub stream carries them)")
     parser.add_argument("--documents", action="store_true",
                         help="with --files: write each file as one {\"records\":[...]} document (Event Hub messages)")
     parser.add_argument("--repeat", type=int, default=1,
@@ -154,7 +162,7 @@ def main() -> None:
         work = Path(tmp)
         data = work / "PT1H.json"
         t0 = time.perf_counter()
-        records = write_input(data, args.size_mb)
+        records = write_input(data, args.size_mb, category=args.category)
         size_mb = data.stat().st_size / (1 << 20)
         ew_input = ref_input = data
         if args.documents and args.files < 2:
