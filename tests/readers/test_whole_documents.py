@@ -1,6 +1,6 @@
 """Small JSON documents are parsed whole (orjson) instead of streamed (ijson): same records, same text.
 
-The whole-document path (``framing._whole_items``) is only a faster way to frame; the streamed path
+The whole-document path (``framing._small_document``) is only a faster way to frame; the streamed path
 is the reference. Documents are generated as text so that they can hold what a Python dict cannot:
 repeated keys (at the top level, where the streaming parser reads a repeated container twice, and
 inside records), integers beyond 64 bits, numbers written every JSON way, and strings holding
@@ -52,7 +52,7 @@ def _text(value: object, indent: bool) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _framed(data: bytes, streamed_only: bool, monkeypatch: pytest.MonkeyPatch | None = None) -> tuple:
+def _framed(data: bytes, streamed_only: bool) -> tuple:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "message.json"
         path.write_bytes(data)
