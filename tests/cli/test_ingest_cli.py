@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ def test_ingest_json_report_then_reingest(tmp_path: Path, capsys):
     report = json.loads(out)
     assert report["per_table"]["SigninLogs"] == {"read": 1, "inserted": 1, "duplicates": 0, "quarantined": 0}
     assert report["totals"]["inserted"] == 4 and report["files"][0]["shape"] == "graph"
+    assert isinstance(report["seconds"], float) and report["seconds"] > 0
     code, out, _ = _run(capsys, "ingest", str(FIXTURES / "graph_page.json"), "--db", db, "--json")
     assert code == 0 and json.loads(out)["totals"] == {"read": 4, "inserted": 0, "duplicates": 4, "quarantined": 0}
 
@@ -34,6 +36,7 @@ def test_ingest_table_output_and_strict(tmp_path: Path, capsys):
     code, out, _ = _run(capsys, "ingest", str(FIXTURES / "diag_pt1h.json"), "--db", db)
     assert code == 0  # quarantined records alone do not fail an ingest
     assert "SigninLogs" in out and "quarantined" in out and "entrawatch quarantine" in out
+    assert re.search(r"\b\d[\d,]* records from 1 file\(s\) in \d+\.\d s", out)  # how long it took
     code, _, err = _run(capsys, "ingest", str(FIXTURES / "diag_pt1h.json"), "--db", db, "--strict")
     assert code == 1 and "quarantined (--strict)" in err
     code, _, _ = _run(capsys, "ingest", str(FIXTURES / "graph_page.json"), "--db", db, "--strict")

@@ -35,6 +35,8 @@ def _print_report(report: IngestReport, console: Console) -> None:
     totals = report.totals
     table.add_row("total", *(f"{v:,}" for v in totals.as_dict().values()), style="bold")
     console.print(table)
+    rate = f" ({totals.read / report.seconds:,.0f} records/s)" if report.seconds >= 1 else ""
+    console.print(f"{totals.read:,} records from {len(report.files):,} file(s) in {report.seconds:.1f} s{rate}")
     for file_report in report.unreadable:
         console.print(Text.assemble(("unreadable ", "red"), f"{file_report.path}: {file_report.error}"))
     if totals.quarantined:

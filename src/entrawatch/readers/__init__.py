@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -77,6 +78,8 @@ class IngestReport:
     """What an ingest did, per table and per file."""
 
     files: list[FileReport] = field(default_factory=list)
+    #: Wall-clock seconds the ingest took.
+    seconds: float = 0.0
 
     @property
     def per_table(self) -> dict[str, TableCounts]:
@@ -99,7 +102,8 @@ class IngestReport:
 
     def as_dict(self) -> dict:
         return {"per_table": {t: c.as_dict() for t, c in self.per_table.items()},
-                "totals": self.totals.as_dict(), "files": [f.as_dict() for f in self.files]}
+                "totals": self.totals.as_dict(), "files": [f.as_dict() for f in self.files],
+                "seconds": round(self.seconds, 3)}
 
 
 #: What reading a file can raise: EOFError and zlib.error mean a truncated or corrupt gzip.
@@ -139,6 +143,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
     """
     _check_args(shape, table)
     report = IngestReport()
+    started = time.perf_counter()
     ingested_at = datetime.now(UTC)
     normalizer = Normalizer(warehouse)
     workers = normalizer.default_workers() if workers is None else workers
@@ -159,6 +164,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], warehouse: Warehouse, 
             pipeline.close()
         normalizer.close()
         bar.close()
+    report.seconds = time.perf_counter() - started
     return report
 
 
