@@ -80,8 +80,9 @@ def write_input(path: Path, size_mb: int, seed: int = 7, category: str | None = 
     templates = []
     for rel in SAMPLES:
         for line in (_datasets() / rel).read_text("utf-8").splitlines():
-            if line.strip() and (category is None or json.loads(line).get("category") == category):
-                templates.append(json.loads(line))
+            record = json.loads(line) if line.strip() else None
+            if record is not None and (category is None or record.get("category") == category):
+                templates.append(record)
     if not templates:
         sys.exit(f"no sample record of category {category!r}")
     target = size_mb << 20

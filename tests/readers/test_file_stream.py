@@ -76,9 +76,7 @@ def test_the_next_file_is_submitted_before_the_last_chunk_of_the_one_before_is_s
     end, that never happens."""
     monkeypatch.setattr(framing, "CHUNK_BYTES", 2_000)
     root = tmp_path / "exports"
-    root.mkdir()
-    (root / "a.json").write_bytes(_lines(0, 60))
-    (root / "b.json").write_bytes(_lines(60, 120))
+    _two_files(root)
     (a_source,) = iter_sources([root / "a.json"])
     a_chunks = len(list(framing.frame(a_source).chunks))
     b_started = threading.Event()
@@ -105,22 +103,32 @@ def test_the_next_file_is_submitted_before_the_last_chunk_of_the_one_before_is_s
     assert a_chunks > 2 and seen == [True]
 
 
-def test_files_sharing_a_transaction_are_rolled_back_together(tmp_path, monkeypatch):
-    monkeypatch.setattr(framing, "CHUNK_BYTES", 2_000)
-    root = tmp_path / "exports"
+def _two_files(root: Path) -> None:
     root.mkdir()
     (root / "a.json").write_bytes(_lines(0, 60))
     (root / "b.json").write_bytes(_lines(60, 120))
+
+
+def _fail_at_store(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """The ``n``-th insert of valid rows fails as something unexpected would."""
     real_store = Normalizer._store_valid
     stores = {"n": 0}
 
     def failing_store(self, *args, **kwargs):
         stores["n"] += 1
-        if stores["n"] == 40:  # in b.json
+        if stores["n"] == n:
             raise RuntimeError("disk on fire")
         return real_store(self, *args, **kwargs)
 
     monkeypatch.setattr(Normalizer, "_store_valid", failing_store)
+
+
+def test_files_sharing_a_transaction_are_rolled_back_together(tmp_path, monkeypatch):
+    monkeypatch.setattr(framing, "CHUNK_BYTES", 2_000)
+    root = tmp_path / "exports"
+    _two_files(root)
+    real_store = Normalizer._store_valid
+    _fail_at_store(monkeypatch, 40)  # in b.json
     wh = DuckDBWarehouse(tmp_path / "w.duckdb")
     with pytest.raises(RuntimeError, match="disk on fire"):
         ingest_paths([root], wh, workers=2)
@@ -138,19 +146,8 @@ def test_a_commit_every_gigabyte_keeps_what_came_before_a_failure(tmp_path, monk
     monkeypatch.setattr(framing, "CHUNK_BYTES", 2_000)
     monkeypatch.setattr(readers, "BATCH_TRANSACTION_BYTES", 1)
     root = tmp_path / "exports"
-    root.mkdir()
-    (root / "a.json").write_bytes(_lines(0, 60))
-    (root / "b.json").write_bytes(_lines(60, 120))
-    real_store = Normalizer._store_valid
-    stores = {"n": 0}
-
-    def failing_store(self, *args, **kwargs):
-        stores["n"] += 1
-        if stores["n"] == 40:
-            raise RuntimeError("disk on fire")
-        return real_store(self, *args, **kwargs)
-
-    monkeypatch.setattr(Normalizer, "_store_valid", failing_store)
+    _two_files(root)
+    _fail_at_store(monkeypatch, 40)
     wh = DuckDBWarehouse(tmp_path / "w.duckdb")
     with pytest.raises(RuntimeError, match="disk on fire"):
         ingest_paths([root], wh, workers=2)

@@ -213,13 +213,54 @@ def _ingest_file(file_report: FileReport, chunks: Iterator[Chunk], ctx: dict, no
             file_report.error = f"cannot read: {err}"
 
 
+class _SharedTransaction:
+    """One transaction on the warehouse's connection for consecutive files, committed every
+    :data:`BATCH_TRANSACTION_BYTES` of their input (:class:`_Batch` and :class:`_Files` keep one each)."""
+
+    def __init__(self, normalizer: Normalizer) -> None:
+        self.normalizer = normalizer
+        self._stack: ExitStack | None = None
+        self._bytes = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._stack is not None
+
+    def open(self) -> None:
+        """Begin one, unless one is open."""
+        if self._stack is None:
+            self._stack = ExitStack()
+            self._stack.enter_context(self.normalizer.file_transaction())
+
+    def add(self, size: int) -> None:
+        """Count ``size`` bytes of input stored (or to be stored) in it."""
+        self._bytes += size
+
+    @property
+    def full(self) -> bool:
+        return self._bytes >= BATCH_TRANSACTION_BYTES
+
+    def commit(self) -> None:
+        stack, self._stack = self._stack, None
+        self._bytes = 0
+        if stack is not None:
+            stack.close()
+
+    def rollback(self) -> None:
+        """Roll back (an unexpected error is on its way up)."""
+        stack, self._stack = self._stack, None
+        self._bytes = 0
+        if stack is not None:
+            stack.__exit__(*sys.exc_info())  # file_transaction rolls back, then lets the error go on
+
+
 class _Files:
     """Files too large for a batch, chunk by chunk through one pipeline run across consecutive files.
 
     Why: a run per file drained the pipeline at every file's end and committed alone, its first
     chunk framed and prepared only then; 1 GB in 10 files of ~100 MB (big tenants' hourly
-    ``PT1H.json``) took 21.4-21.8 s, 15.9 s now, as long as one 1 GB file (measured). Now the next file's first chunks are
-    prepared while the last of the one before are stored, and consecutive files share a
+    ``PT1H.json``) took 21.4-21.8 s, 15.9 s now, as long as one 1 GB file (measured). Now the
+    next file's first chunks are prepared while the last of the one before are stored, and consecutive files share a
     transaction, committed every :data:`BATCH_TRANSACTION_BYTES` of input (at a file's end) and
     before a batch is stored. Chunks are still stored in file order, so the first occurrence of an
     ``Id`` wins; a read error ends its file (what was read before is stored) and the next goes on;
@@ -227,42 +268,36 @@ class _Files:
     """
 
     def __init__(self, normalizer: Normalizer, pipeline: Pipeline, bar: Progress) -> None:
-        self.normalizer, self.pipeline, self.bar = normalizer, pipeline, bar
-        self._transaction: ExitStack | None = None
-        self._uncommitted = 0
+        self.pipeline, self.bar = pipeline, bar
+        self.transaction = _SharedTransaction(normalizer)
 
     def ingest(self, file_report: FileReport, chunks: Iterator[Chunk], ctx: dict) -> None:
         """Push a file's chunks (its last ones may still be in flight when this returns)."""
-        if self._transaction is None:
-            self._transaction = ExitStack()
-            self._transaction.enter_context(self.normalizer.file_transaction())
+        if not self.transaction.is_open:
+            self.transaction.open()
             self.pipeline.begin()
         try:
             for chunk in prefetch(chunks):
-                self._uncommitted += chunk_size(chunk)
+                self.transaction.add(chunk_size(chunk))
                 for report, result in self.pipeline.push(chunk, ctx, file_report):
                     _count(report, result, self.bar)
         except _READ_ERRORS as err:
             file_report.error = f"cannot read: {err}"  # the chunks read before it are stored
-        if self._uncommitted >= BATCH_TRANSACTION_BYTES:
+        if self.transaction.full:
             self.close()
 
     def close(self) -> None:
         """Store every pushed chunk, then commit."""
-        if self._transaction is None:
+        if not self.transaction.is_open:
             return
         for report, result in self.pipeline.drain():
             _count(report, result, self.bar)
-        transaction, self._transaction = self._transaction, None
-        self._uncommitted = 0
-        transaction.close()
+        self.transaction.commit()
 
     def abort(self) -> None:
         """Roll the open transaction back (an unexpected error is on its way up)."""
         self.pipeline.abort()  # no connection may still be preparing
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            transaction.__exit__(*sys.exc_info())
+        self.transaction.rollback()
 
 
 class _Batch:
@@ -283,14 +318,13 @@ class _Batch:
     """
 
     def __init__(self, normalizer: Normalizer, pipeline: Pipeline, bar: Progress) -> None:
-        self.normalizer, self.pipeline, self.bar = normalizer, pipeline, bar
+        self.pipeline, self.bar = pipeline, bar
         self.parts: list[Part] = []
         #: The first file's context: what the batch's files share (family, forced table, ingested-at).
         self.ctx: dict = {}
         self.reports: list[FileReport] = []
         self.size = 0
-        self._transaction: ExitStack | None = None
-        self._uncommitted = 0
+        self.transaction = _SharedTransaction(normalizer)
         #: The batch submitted last, not stored yet: its files' reports and its size.
         self._pending: tuple[SubmittedBatch, list[FileReport], int] | None = None
 
@@ -341,36 +375,26 @@ class _Batch:
         self.flush()
         pending, self._pending = self._pending, None
         self._store(pending)
-        self._commit()
+        self.transaction.commit()
 
     def abort(self) -> None:
         """Roll the open transaction back (an unexpected error is on its way up)."""
         pending, self._pending = self._pending, None
         if pending is not None:
             pending[0].wait()  # no connection may still be preparing it
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            transaction.__exit__(*sys.exc_info())  # file_transaction rolls back, then lets the error go on
+        self.transaction.rollback()
 
     def _store(self, batch: tuple[SubmittedBatch, list[FileReport], int] | None) -> None:
         """Store a submitted batch (if any) in the open transaction; commit every 1 GB."""
         if batch is None:
             return
         submitted, reports, size = batch
-        if self._transaction is None:
-            self._transaction = ExitStack()
-            self._transaction.enter_context(self.normalizer.file_transaction())
+        self.transaction.open()
         for file_report, result in zip(reports, self.pipeline.store_batch(submitted), strict=True):
             _count(file_report, result, self.bar)
-        self._uncommitted += size
-        if self._uncommitted >= BATCH_TRANSACTION_BYTES:
-            self._commit()
-
-    def _commit(self) -> None:
-        transaction, self._transaction = self._transaction, None
-        self._uncommitted = 0
-        if transaction is not None:
-            transaction.close()
+        self.transaction.add(size)
+        if self.transaction.full:
+            self.transaction.commit()
 
 
 def _replay(pulled: list[Chunk], rest: Iterator[Chunk], error: Exception | None) -> Iterator[Chunk]:

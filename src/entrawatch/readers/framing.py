@@ -298,7 +298,7 @@ def _document_items(stream: io.BufferedReader) -> Iterator[object]:
             continue
         key = value
         sub_prefix, sub_event, sub_value = next(events)
-        if key in ("records", "value") and sub_event == "start_array":
+        if key in CONTAINER_KEYS and sub_event == "start_array":
             found_items = True
             for _, e, v in events:
                 if e == "end_array":
@@ -351,7 +351,7 @@ def _whole_document(source: SourceFile) -> tuple[list[object] | None, str]:
     if isinstance(doc, list):
         return doc, ""
     if isinstance(doc, dict):
-        for key in ("records", "value"):
+        for key in CONTAINER_KEYS:
             if isinstance(doc.get(key), list):
                 return doc[key], ""
         return [doc], ""
