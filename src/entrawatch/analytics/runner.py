@@ -279,7 +279,7 @@ class _CursorWarehouse:
     def __init__(self, warehouse: Warehouse) -> None:
         self.dialect = warehouse.dialect
         self._parent = warehouse
-        self._cursor = warehouse.connection.cursor()  # type: ignore[attr-defined]
+        self._cursor = warehouse.cursor()  # type: ignore[attr-defined]
 
     def query(self, sql: str, params: Any = None) -> pa.Table:
         import duckdb

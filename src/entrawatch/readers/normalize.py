@@ -165,9 +165,7 @@ class Normalizer:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Another connection to the same database, for preparing chunks in parallel."""
-        con = self.con.cursor()
-        _run(con, "SET TimeZone = 'UTC'")
-        return con
+        return self.warehouse.cursor()  # type: ignore[attr-defined]
 
     @contextmanager
     def file_transaction(self) -> Iterator[None]:

@@ -122,13 +122,15 @@ def extra_expr(family: str, table: str, j: exp.Expression,
                text: Callable[[tuple[str, ...]], exp.Expression]) -> exp.Expression:
     """``_Extra``: the record minus the fields a column took (RFC 7396 merge patch with nulls).
 
-    Unconditional removals form one constant patch, applied to every record. A fallback source
-    leaves ``_Extra`` only when every higher-priority source of its column was null (and an LA
-    ``Type`` only when it names the table); each such removal is a second, tiny merge patch on the
-    already-reduced record whose patch text is chosen per row (``'{}'`` keeps the field). Patches
-    holding only nulls compose, so this equals one merge patch with the union of the removals.
-    Measured (docs/ingest.md): choosing between whole-record merge patches inside a ``CASE``
-    cost ~2.7x the single constant patch, the record being ~4 KB and the patch ~3 KB.
+    Unconditional removals form one constant patch. A fallback source leaves ``_Extra`` only when
+    every higher-priority source of its column was null (and an LA ``Type`` only when it names the
+    table): for each such condition a ``CASE`` picks between two constant patches, with and
+    without that removal, so every record still gets exactly one merge patch (DuckDB evaluates a
+    ``CASE`` branch only for the rows that take it). There is at most one condition per table
+    today (``level``, or LA ``Type``); ``k`` conditions would make ``2**k`` branches.
+    Measured (docs/ingest.md): the former ``list_transform([patched], lambda e: CASE …)[1]`` cost
+    the same CPU in isolation, but copied every patched record into a list (a fifth of an ingest's
+    page faults).
     """
     constant: dict = {}
     conditional: list[tuple[tuple[str, ...], exp.Expression]] = []
@@ -142,14 +144,19 @@ def extra_expr(family: str, table: str, j: exp.Expression,
     if family == LA:
         # The Type column is the table name; a different source Type (a mislabelled export) is kept.
         conditional.append((("Type",), parse("coalesce(:v = :t, FALSE)", v=text(("Type",)), t=table)))
-    result = parse("json_merge_patch(:j, :patch)", j=j, patch=orjson.dumps(constant).decode())
-    for path, cond in conditional:
-        removal: dict = {}
-        _set_null(removal, path)
-        # The lambda binds the reduced record once; the CASE patches only the rows that need it.
-        result = parse("list_transform([:r], lambda e: CASE WHEN :c THEN json_merge_patch(e, :patch) ELSE e END)[1]",
-                       r=result, c=cond, patch=orjson.dumps(removal).decode())
-    return parse("nullif(:r, '{}')", r=result)
+    if len(conditional) > 3:
+        raise ValueError(f"{family}/{table}: too many conditional removals for one CASE per row")
+
+    def branch(at: int, patch: dict) -> exp.Expression:
+        if at == len(conditional):
+            return parse("json_merge_patch(:j, :patch)", j=j, patch=orjson.dumps(patch).decode())
+        path, cond = conditional[at]
+        removed = orjson.loads(orjson.dumps(patch))
+        _set_null(removed, path)
+        return parse("CASE WHEN :c THEN :yes ELSE :no END", c=cond, yes=branch(at + 1, removed),
+                     no=branch(at + 1, patch))
+
+    return parse("nullif(:r, '{}')", r=branch(0, constant))
 
 
 def _set_null(patch: dict, path: tuple[str, ...]) -> None:

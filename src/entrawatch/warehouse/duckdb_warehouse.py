@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from entrawatch import schema
 from entrawatch.errors import SchemaError, WarehouseError
+from entrawatch.warehouse import duckdb_files
 from entrawatch.warehouse.base import AppendResult, CanonicalTables
 
 DEFAULT_DB = "entrawatch.duckdb"
@@ -57,10 +58,13 @@ class DuckDBWarehouse(CanonicalTables):
         self.path = str(path)
         if memory_limit is not None and not _MEMORY_LIMIT.fullmatch(memory_limit.strip()):
             raise WarehouseError(f"invalid memory limit {memory_limit!r}: use a size such as 512MB or 4GB")
-        try:
+        #: The attached file's catalog name (None in memory): every cursor must ``USE`` it.
+        self._alias: str | None = None
+        if self.path in (":memory:", ""):
             self._con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as err:
-            raise WarehouseError(f"cannot open DuckDB database {self.path}: {err}") from err
+        else:
+            # Attached with small row groups, shared within the process (duckdb_files explains why).
+            self._con, self._alias = duckdb_files.connect(self.path, read_only=read_only)
         self._con.execute("SET TimeZone = 'UTC'").fetchall()
         # DuckDB's own progress bar would print over entrawatch's output (and Rich's progress line)
         # for any statement longer than 2 s; cursors of this connection inherit the setting.
@@ -144,7 +148,8 @@ class DuckDBWarehouse(CanonicalTables):
     def catalog(self) -> dict[str, dict[str, str]]:
         rows = self.query(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+            "WHERE table_catalog = current_database() AND table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position"
         ).to_pylist()
         result: dict[str, dict[str, str]] = {}
         known = schema.tables()
@@ -162,8 +167,25 @@ class DuckDBWarehouse(CanonicalTables):
         """The raw connection, for benchmarks and engine-specific tooling only."""
         return self._con
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to the same database (for work on other threads), in UTC.
+
+        Use this, not ``connection.cursor()``: a new connection to an attached file starts in
+        DuckDB's ``memory`` database, where the warehouse's tables are not.
+        """
+        con = self._con.cursor()
+        if self._alias is not None:
+            duckdb_files.use(con, self._alias)
+        con.execute("SET TimeZone = 'UTC'").fetchall()
+        return con
+
     def close(self) -> None:
+        if self._con is None:
+            return
         self._con.close()
+        self._con = None  # type: ignore[assignment]
+        if self._alias is not None:
+            duckdb_files.release(self.path)
 
     def __enter__(self) -> DuckDBWarehouse:
         return self
