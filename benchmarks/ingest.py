@@ -60,7 +60,11 @@ _CHILD_REFERENCE = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[2])
 con.execute("SET enable_progress_bar = false").fetchall()
-con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format=?)", [sys.argv[1], sys.argv[3]]).fetchall()
+if sys.argv[4] == "-":
+    con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format=?)", [sys.argv[1], sys.argv[3]]).fetchall()
+else:  # documents larger than read_json's default 16 MB object limit
+    con.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format=?, maximum_object_size=?)",
+                [sys.argv[1], sys.argv[3], int(sys.argv[4])]).fetchall()
 print(con.execute("SELECT count(*) FROM t").fetchall()[0][0])
 """
 
@@ -173,6 +177,8 @@ def main() -> None:
             data.unlink()
             ew_input, ref_input = work / "export", work / "export" / "*.json"
         json_format = "auto" if args.documents else "newline_delimited"
+        largest = max(p.stat().st_size for p in ([ew_input] if ew_input.is_file() else ew_input.rglob("*")) if p.is_file())
+        object_limit = str(largest + 1) if args.documents and largest >= 16 << 20 else "-"
         kind = "records documents" if args.documents else "JSON-lines file(s)"
         print(f"input: {records:,} records, {size_mb:,.0f} MB in {args.files:,} {kind} "
               f"({time.perf_counter() - t0:.1f} s to write); workers={args.workers}")
@@ -182,7 +188,7 @@ def main() -> None:
                 (work / name).unlink(missing_ok=True)
             load = os.getloadavg()[0]
             ref_s, ref_cpu, ref_rss, ref_out = run_child(_CHILD_REFERENCE, str(ref_input), str(work / "ref.duckdb"),
-                                                         json_format)
+                                                         json_format, object_limit)
             ew_s, ew_cpu, ew_rss, ew_out = run_child(_CHILD_ENTRAWATCH, str(ew_input), str(work / "ew.duckdb"),
                                                      args.workers, "-")
             if args.baseline_src:

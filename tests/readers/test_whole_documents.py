@@ -36,7 +36,8 @@ def _objects(inner: st.SearchStrategy) -> st.SearchStrategy:
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | _objects(inner), max_leaves=8)
 records = _objects(values)
 #: Top-level shapes: a records/value container (maybe repeated, maybe not an array), an array, a bare object.
-containers = st.lists(st.tuples(st.sampled_from(["records", "value", "@odata.nextLink", "other"]),
+containers = st.lists(st.tuples(st.sampled_from(["records", "value", "@odata.nextLink", "other", "records.item",
+                                                 "value.x"]),
                                 st.one_of(st.lists(records, max_size=4), values)), min_size=1, max_size=3)
 documents = st.one_of(containers.map(lambda pairs: ("obj", pairs)), st.lists(records, max_size=4), records, scalars)
 
@@ -53,7 +54,9 @@ def _text(value: object, indent: bool) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _framed(data: bytes, streamed_only: bool) -> tuple:
+def _framed(data: bytes, streamed_only: bool, keyed: bool = False) -> tuple:
+    """How ``data`` frames: parsed whole where it can be, or (``streamed_only``) streamed through
+    Python-level events, or (``keyed`` too) streamed with the C ``items`` of a keyed document."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "message.json"
         path.write_bytes(data)
@@ -61,6 +64,8 @@ def _framed(data: bytes, streamed_only: bool) -> tuple:
         with pytest.MonkeyPatch.context() as patch:
             if streamed_only:
                 patch.setattr(framing, "WHOLE_DOCUMENT_BYTES", -1)
+                if not keyed:
+                    patch.setattr(framing, "KEYED_DOCUMENT_BYTES", -1)
             framed = framing.frame(source)
             chunks = list(framed.chunks)
     return (framed.shape, framed.family,
@@ -74,6 +79,57 @@ def test_whole_and_streamed_documents_frame_identically(document, indent):
     if not data.lstrip().startswith((b"{", b"[")):
         data = b"[" + data + b"]"  # a bare scalar file is CSV-detected; wrap it to stay a document
     assert _framed(data, streamed_only=False) == _framed(data, streamed_only=True)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents, st.booleans(), st.integers(0, 600))
+def test_keyed_documents_frame_as_events_did(document, indent, cut):
+    """A ``{...}`` document DuckDB reads whole first is built by ijson's C ``items``: the same
+    chunks and rejects as the Python-level events give, whole or cut at any byte."""
+    data = _text(document, indent).encode()
+    if not data.lstrip().startswith(b"{"):
+        data = b'{"records":' + data + b"}"
+    for text in (data, data[: cut % (len(data) + 1)]):
+        assert _framed(text, streamed_only=True, keyed=True) == _framed(text, streamed_only=True)
+
+
+@pytest.mark.parametrize("text", [
+    '{"records":[{"id":"a"},{"id":"b","n":[1,2.5,{"x":null}]}]}',  # the usual: one container array
+    '{"time":"t","records":[{"id":"a"}],"other":{"records":[1]}}',  # other keys are not records
+    '{"records":[{"id":"a"}],"records":[{"id":"b"}]}',            # repeated: both, in order
+    '{"value":[{"id":"b"}],"records":[{"id":"a"}]}',              # both containers: document order
+    '{"records":{"item":{"id":"a"}}}',                            # not an array: the object itself
+    '{"records":[{"id":"a"}],"records.item":[{"id":"x"}]}',       # a key that spells the prefix
+    '{"records":[{"id":"a"}],"records.x":{"id":"y"}}',
+    '{"\u0072ecords":[{"id":"a"}],"records":[{"id":"b"}]}',      # repeated through an escape
+    '{"records":[{"id":"a"},{"id":"b"},]}',                       # a trailing comma (yyjson accepts it)
+    '{"records":[{"id":"a"},{"id":NaN}]}',
+    '{"records":[{"id":"a"},{"id":123456789012345678901234567890}]}',
+    '{"records":[{"id":"a"}]} trailing',
+    '{"records":[{"id":"a"},{"id":"b"}',
+    '{"records":[]}',
+    '{"value":[{"id":"a","records":[{"id":"inner"}]}]}',
+])
+def test_keyed_document_edge_cases_frame_as_events_did(text):
+    data = text.encode()
+    assert _framed(data, streamed_only=True, keyed=True) == _framed(data, streamed_only=True)
+
+
+def test_a_keyed_document_takes_the_c_items_path_only_when_it_is_exact():
+    assert framing._only_container(b'{"time":"t","records":[{"id":"a"}]}') == "records"
+    assert framing._only_container(b' {"value": [] } ') == "value"
+    for text in ['{"records":[1],"records":[2]}', '{"records":[1],"value":[2]}', '{"records":{"a":1}}',
+                 '{"records":[1],"records.item":[2]}', '{"records":[1]', '{"other":[1]}', '{"records":[1]} x']:
+        assert framing._only_container(text.encode()) is None, text
+
+
+def test_a_document_larger_than_the_keyed_limit_streams_through_events(monkeypatch):
+    data = json.dumps({"records": [{"category": "SignInLogs", "properties": {"id": str(i)}} for i in range(50)]})
+    monkeypatch.setattr(framing, "KEYED_DOCUMENT_BYTES", len(data) // 3)
+    asked: list[bytes] = []
+    monkeypatch.setattr(framing, "_only_container", lambda data: asked.append(data))
+    items, error = _drained(framing._document_items(io.BufferedReader(io.BytesIO(data.encode()))))
+    assert (len(items), error, asked) == (50, None, [])  # read again from the bytes already taken
 
 
 @pytest.mark.parametrize("text", [

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -65,7 +66,17 @@ def test_a_file_that_is_not_a_database_is_a_warehouse_error(tmp_path):
     assert str(bad.resolve()) not in duckdb_files._ATTACHED
 
 
-def test_cursors_see_the_warehouse_tables_and_work_in_utc(tmp_path):
+@pytest.fixture
+def new_york(monkeypatch):
+    """The process's local time zone is not UTC (DuckDB gives new connections the local zone)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_cursors_see_the_warehouse_tables_and_work_in_utc(tmp_path, new_york):
     with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
         wh.ensure_table("SigninLogs")
         cur = wh.cursor()
@@ -115,3 +126,16 @@ def test_a_file_opened_through_a_link_of_another_name_is_the_same_database(tmp_p
         with DuckDBWarehouse(link) as through_link:
             assert "AuditLogs" in through_link.catalog()
             assert through_link.cursor().execute('SELECT count(*) FROM "AuditLogs"').fetchall() == [(0,)]
+
+
+def test_rules_on_worker_threads_run_in_utc(tmp_path, new_york):
+    """The rule runner's per-thread connections come from DuckDBWarehouse.cursor(): a bare
+    ``connection.cursor()`` did not inherit the warehouse's UTC (it took the local zone)."""
+    from entrawatch.analytics.runner import _CursorWarehouse
+
+    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
+        zone = _CursorWarehouse(wh).query("SELECT current_setting('TimeZone') AS z").column("z").to_pylist()
+        day = _CursorWarehouse(wh).query(
+            "SELECT CAST(date_trunc('day', TIMESTAMPTZ '2025-01-02 01:00:00+00') AS VARCHAR) AS d").column("d")
+    assert zone == ["UTC"]
+    assert day.to_pylist() == ["2025-01-02 00:00:00+00"]
