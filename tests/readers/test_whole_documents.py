@@ -37,7 +37,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | _obje
 records = _objects(values)
 #: Top-level shapes: a records/value container (maybe repeated, maybe not an array), an array, a bare object.
 containers = st.lists(st.tuples(st.sampled_from(["records", "value", "@odata.nextLink", "other", "records.item",
-                                                 "value.x"]),
+                                                 "value.x", ""]),
                                 st.one_of(st.lists(records, max_size=4), values)), min_size=1, max_size=3)
 documents = st.one_of(containers.map(lambda pairs: ("obj", pairs)), st.lists(records, max_size=4), records, scalars)
 
@@ -101,6 +101,7 @@ def test_keyed_documents_frame_as_events_did(document, indent, cut):
     '{"records":{"item":{"id":"a"}}}',                            # not an array: the object itself
     '{"records":[{"id":"a"}],"records.item":[{"id":"x"}]}',       # a key that spells the prefix
     '{"records":[{"id":"a"}],"records.x":{"id":"y"}}',
+    '{"":{"records":[{"id":"x"}]},"records":[{"id":"a"}]}',         # ijson's prefix there is ".records.item"
     '{"\u0072ecords":[{"id":"a"}],"records":[{"id":"b"}]}',      # repeated through an escape
     '{"records":[{"id":"a"},{"id":"b"},]}',                       # a trailing comma (yyjson accepts it)
     '{"records":[{"id":"a"},{"id":NaN}]}',
