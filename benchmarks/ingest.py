@@ -12,7 +12,8 @@ one ``PT1H.json`` per hour): entrawatch ingests the directory, the reference rea
 ``--category C`` writes records of one diagnostic category only, as a real ``PT1H.json`` holds.
 ``--documents`` (with ``--files``) writes each file as one ``{"records":[...]}`` document instead, as
 Event Hub messages and pre-2018 blobs are; the reference then reads them with ``format='auto'``
-(one row per document holding its records).
+(one row per document holding its records; with ``maximum_object_size`` raised to the largest
+file when a document exceeds read_json's default 16 MB).
 
 Each child is measured from the parent (wall time, and peak RSS through ``resource.getrusage``
 of the waited-for child), so the figures include interpreter start-up and are honest. Prints
