@@ -3,12 +3,13 @@
 DuckDB's ``json_transform`` turns a record into a STRUCT in one pass; a per-field ``->>`` would
 parse the record again for every column (~90 of them), which is what made a naive SQL normalizer
 slow. Leaves are ``VARCHAR`` (``->>`` semantics: strings unquoted, objects as JSON text) unless a
-dynamic column needs the JSON value, or a deeper path is read from under the leaf. Paths that cannot live in one STRUCT (a child of another
-leaf, or a key differing only in case from a sibling: STRUCT fields are case-insensitive) are
-read separately with ``raw -> path`` (``side``); they are fallbacks inside ``coalesce``, so DuckDB
-only evaluates them for rows whose preferred source is null. Staging parses with the routing
-keys only; each table's normalize statement parses with that table's fields, so no wide STRUCT
-is ever materialised.
+dynamic column needs the JSON value, or a deeper path is read from under the leaf. Paths that
+cannot live in one STRUCT (a child of another leaf, or a key differing only in case from a
+sibling: STRUCT fields are case-insensitive) are read separately (``side``), from the nearest JSON
+leaf above them or else from the record; they are fallbacks inside ``coalesce``, so DuckDB only
+evaluates them for rows whose preferred source is null. Staging parses with the routing keys
+only; each table's normalize statement parses with that table's fields, so no wide STRUCT is
+ever materialised.
 """
 
 from __future__ import annotations
