@@ -139,3 +139,25 @@ def test_rules_on_worker_threads_run_in_utc(tmp_path, new_york):
             "SELECT CAST(date_trunc('day', TIMESTAMPTZ '2025-01-02 01:00:00+00') AS VARCHAR) AS d").column("d")
     assert zone == ["UTC"]
     assert day.to_pylist() == ["2025-01-02 00:00:00+00"]
+
+
+def test_a_database_written_with_default_row_groups_opens_and_grows(tmp_path):
+    """Databases from earlier versions (``duckdb.connect``, 122,880-row groups) stay readable;
+    rows appended now come in 30,720-row groups beside the old ones."""
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    with DuckDBWarehouse(":memory:") as memory:
+        memory.ensure_table("AuditLogs")
+        ddl = memory.query("SELECT sql FROM duckdb_tables() WHERE table_name = 'AuditLogs'").column("sql")[0].as_py()
+    old = duckdb.connect(str(db))
+    old.execute(ddl)
+    old.execute('INSERT INTO "AuditLogs" ("Id") SELECT CAST(range AS VARCHAR) FROM range(130000)')
+    old.close()
+    with DuckDBWarehouse(db) as wh:
+        assert _row_groups(wh, "AuditLogs") == [122880, 130000 - 122880]
+        wh.execute('INSERT INTO "AuditLogs" ("Id") SELECT \'new\' || range FROM range(40000)')
+        assert wh.query('SELECT count(*) AS n FROM "AuditLogs"').column("n").to_pylist() == [170000]
+    with DuckDBWarehouse(db, read_only=True) as wh:
+        assert sum(_row_groups(wh, "AuditLogs")) == 170000
+        assert max(_row_groups(wh, "AuditLogs")[2:]) <= duckdb_files.ROW_GROUP_SIZE
