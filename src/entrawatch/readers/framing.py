@@ -323,6 +323,10 @@ def _document_items(stream: io.BufferedReader, *, keyed: bool = True) -> Iterato
         yield top
 
 
+#: What DuckDB raises when it refuses a document's text: its errors, and ``UnicodeDecodeError``
+#: from its Python client when the message quotes a cut UTF-8 sequence (found by Hypothesis).
+_DUCKDB_REFUSALS = (duckdb.Error, UnicodeDecodeError)
+
 #: Largest ``{...}`` document whose top level DuckDB reads whole first, so that ijson's C backend
 #: can build its records. While DuckDB reads it, ~5-6x its size is held for a moment (measured on
 #: a 50 MB document: +284 MB peak RSS with the text, +27 MB after), hence a bound well below
@@ -352,7 +356,7 @@ def _only_container(data: bytes) -> str | None:
         if len(present) != 1 or keys.count(present[0]) != 1 or any(k.startswith(present[0] + ".") for k in keys):
             return None
         (kind,) = con.execute("SELECT json_type(?, ?)", [text, f"$.{present[0]}"]).fetchone() or (None,)
-    except (duckdb.Error, UnicodeDecodeError):  # DuckDB's message may quote a cut UTF-8 sequence
+    except _DUCKDB_REFUSALS:
         return None
     finally:
         con.close()
@@ -536,7 +540,7 @@ def _top_level_keys(data: bytes) -> list[str] | None:
     with _KEYS_LOCK:
         try:
             row = _keys_connection().execute("SELECT json_keys(?)", [text]).fetchone()
-        except (duckdb.Error, UnicodeDecodeError):  # DuckDB's message may quote a cut UTF-8 sequence
+        except _DUCKDB_REFUSALS:
             return None
     return None if row is None else row[0]
 
