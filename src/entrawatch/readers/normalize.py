@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from entrawatch import schema
-from entrawatch.readers import framing, mapping, sqlgen
+from entrawatch.readers import framing, mapping, remainder, sqlgen
 from entrawatch.readers.framing import Chunk, Reject
 from entrawatch.warehouse.base import Warehouse
 from entrawatch.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -136,6 +136,8 @@ class Normalizer:
         self._restore_memory_limit: str | None = None
         self._restore_threads: int | None = None
         self._lock = getattr(warehouse, "_lock", None) or nullcontext()
+        #: Whether the normalize statements cut ``_Extra`` with the C scanner (readers/remainder.py).
+        self.native_extra = remainder.available()
         if self.direct:
             self.con = warehouse.connection  # type: ignore[attr-defined]
             # Bound DuckDB's buffer pool while ingesting (restored by close()): without it the pool
@@ -147,6 +149,11 @@ class Normalizer:
             _run(self.con, "SET TimeZone = 'UTC'")
             _run(self.con, "SET enable_progress_bar = false")  # entrawatch shows its own progress
             _run(self.con, f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
+        if self.native_extra:
+            if self.direct:
+                warehouse.ensure_function(sqlgen.EXTRA_FUNCTION, remainder.register)  # type: ignore[attr-defined]
+            else:
+                remainder.register(self.con)
 
     def default_workers(self) -> int:
         """Chunks to prepare at once: DuckDB's thread count (its ``threads`` setting), at most 4."""
@@ -282,7 +289,7 @@ class Normalizer:
         for target in sorted({t for p in prepared for t in p.routable}):
             # The source record is kept only where a quarantine row needs it (not copied 4 KB a row).
             rows = _arrow(con, f"SELECT * REPLACE (CASE WHEN _reason IS NOT NULL THEN raw END AS raw) "
-                               f"FROM ({sqlgen.normalize_sql(family, target)})", params)
+                               f"FROM ({sqlgen.normalize_sql(family, target, self.native_extra)})", params)
             for file, piece in _by_file(rows, len(parts)).items():
                 prepared[file].rows[target] = piece
                 prepared[file].bad[target] = piece.num_rows - piece.column("_reason").null_count

@@ -7,6 +7,7 @@ and string literals for the ``:name`` placeholders, so no input data is spliced 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import orjson
@@ -24,6 +25,9 @@ US_TIME_RE = (
 
 STAGE = "_ew_stage"
 INCOMING = "_ew_incoming"
+#: ``ew_extra(raw, 'family/table', selector)``: ``_Extra`` cut by the C scanner, a scalar function
+#: registered on ingest connections by ``entrawatch.readers.remainder.register``.
+EXTRA_FUNCTION = "ew_extra"
 
 
 @cache
@@ -118,19 +122,37 @@ def convert(kql_type: str, text: exp.Expression, value: exp.Expression | None = 
     raise ValueError(f"no conversion for KQL type {kql_type}")
 
 
-def extra_expr(family: str, table: str, j: exp.Expression,
-               text: Callable[[tuple[str, ...]], exp.Expression]) -> exp.Expression:
-    """``_Extra``: the record minus the fields a column took (RFC 7396 merge patch with nulls).
+@dataclass(frozen=True)
+class ExtraPlan:
+    """How ``_Extra`` (the record minus the fields a column took) is cut from a record.
 
-    Unconditional removals form one constant patch. A fallback source leaves ``_Extra`` only when
-    every higher-priority source of its column was null (and an LA ``Type`` only when it names the
-    table): for each such condition a ``CASE`` picks between two constant patches, with and
-    without that removal, so every record still gets exactly one merge patch (DuckDB evaluates a
-    ``CASE`` branch only for the rows that take it). There is at most one condition per table
-    today (``level``, or LA ``Type``); ``k`` conditions would make ``2**k`` branches.
-    Measured (docs/ingest.md): the former ``list_transform([patched], lambda e: CASE …)[1]`` cost
-    the same CPU in isolation, but copied every patched record into a list (a fifth of an ingest's
-    page faults).
+    ``patches[i]`` is an RFC 7396 merge patch of nulls: unconditional removals, plus the removal of
+    ``conditional[k]`` for every bit ``k`` set in ``i``. ``conditions[k]`` says, per row, whether
+    ``conditional[k]`` leaves (a fallback source leaves only when every higher-priority source of its
+    column was null; an LA ``Type`` only when it names the table). DuckDB's ``json_merge_patch``
+    applies a patch in SQL (:func:`extra_expr`); ``entrawatch.readers.remainder`` applies the same
+    patches natively, picked by :meth:`selector`.
+    """
+
+    patches: tuple[dict, ...]
+    conditions: tuple[exp.Expression, ...]
+
+    def selector(self) -> exp.Expression:
+        """The index of each row's patch, as a ``UTINYINT``."""
+        if not self.conditions:
+            return parse("CAST(0 AS UTINYINT)")
+        bits = [parse(f"CASE WHEN :c THEN {1 << k} ELSE 0 END", c=c.copy()) for k, c in enumerate(self.conditions)]
+        total = bits[0]
+        for bit in bits[1:]:
+            total = exp.Add(this=total, expression=bit)
+        return exp.cast(exp.paren(total), "UTINYINT", dialect="duckdb")
+
+
+def extra_plan(family: str, table: str, text: Callable[[tuple[str, ...]], exp.Expression]) -> ExtraPlan:
+    """The patches and conditions of ``table``'s ``_Extra``; ``text`` reads a source path as text.
+
+    There is at most one condition per table today (``level``, or LA ``Type``); ``k`` conditions
+    make ``2**k`` patches, so more than three is refused.
     """
     constant: dict = {}
     conditional: list[tuple[tuple[str, ...], exp.Expression]] = []
@@ -146,17 +168,35 @@ def extra_expr(family: str, table: str, j: exp.Expression,
         conditional.append((("Type",), parse("coalesce(:v = :t, FALSE)", v=text(("Type",)), t=table)))
     if len(conditional) > 3:
         raise ValueError(f"{family}/{table}: too many conditional removals for one CASE per row")
+    patches = []
+    for index in range(1 << len(conditional)):
+        patch = orjson.loads(orjson.dumps(constant))
+        for k, (path, _) in enumerate(conditional):
+            if index >> k & 1:
+                _set_null(patch, path)
+        patches.append(patch)
+    return ExtraPlan(tuple(patches), tuple(cond for _, cond in conditional))
 
-    def branch(at: int, patch: dict) -> exp.Expression:
-        if at == len(conditional):
-            return parse("json_merge_patch(:j, :patch)", j=j, patch=orjson.dumps(patch).decode())
-        path, cond = conditional[at]
-        removed = orjson.loads(orjson.dumps(patch))
-        _set_null(removed, path)
-        return parse("CASE WHEN :c THEN :yes ELSE :no END", c=cond, yes=branch(at + 1, removed),
-                     no=branch(at + 1, patch))
 
-    return parse("nullif(:r, '{}')", r=branch(0, constant))
+def extra_expr(family: str, table: str, j: exp.Expression,
+               text: Callable[[tuple[str, ...]], exp.Expression]) -> exp.Expression:
+    """``_Extra`` in SQL: ``nullif(json_merge_patch(j, patch), '{}')`` with the row's patch.
+
+    For each condition a ``CASE`` picks between the patches with and without that removal, so
+    every record still gets exactly one merge patch (DuckDB evaluates a ``CASE`` branch only for
+    the rows that take it). Measured (docs/ingest.md): the former ``list_transform([patched],
+    lambda e: CASE …)[1]`` cost the same CPU in isolation, but copied every patched record into a
+    list (a fifth of an ingest's page faults).
+    """
+    plan = extra_plan(family, table, text)
+
+    def branch(at: int, index: int) -> exp.Expression:
+        if at == len(plan.conditions):
+            return parse("json_merge_patch(:j, :patch)", j=j.copy(), patch=orjson.dumps(plan.patches[index]).decode())
+        return parse("CASE WHEN :c THEN :yes ELSE :no END", c=plan.conditions[at].copy(),
+                     yes=branch(at + 1, index | 1 << at), no=branch(at + 1, index))
+
+    return parse("nullif(:r, '{}')", r=branch(0, 0))
 
 
 def _set_null(patch: dict, path: tuple[str, ...]) -> None:

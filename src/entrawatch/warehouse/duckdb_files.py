@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -41,6 +42,7 @@ class _Attached:
     alias: str
     read_only: bool
     users: int = 0
+    functions: set[str] = field(default_factory=set)
 
 
 _LOCK = threading.Lock()
@@ -93,6 +95,23 @@ def connect(path: str, *, read_only: bool) -> tuple[duckdb.DuckDBPyConnection, s
         use(con, attached.alias)
         attached.users += 1
     return con, attached.alias
+
+
+def ensure_function(path: str, name: str, register: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    """Register the Python function ``name`` once per attached instance, on its root connection.
+
+    Why the root: DuckDB puts a Python function in the instance's catalog, where every connection
+    sees it, but it calls through the connection that registered it. Registered from a cursor that
+    later closes, the function stays in the catalog and fails when called (checked); the root
+    lives as long as the instance.
+    """
+    with _LOCK:
+        attached = _ATTACHED.get(os.path.realpath(path))
+        if attached is None:
+            raise WarehouseError(f"{path} is not open")
+        if name not in attached.functions:
+            register(attached.root)
+            attached.functions.add(name)
 
 
 def use(con: duckdb.DuckDBPyConnection, alias: str) -> None:

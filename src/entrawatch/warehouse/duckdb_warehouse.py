@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ class DuckDBWarehouse(CanonicalTables):
             self._con.execute(f"SET memory_limit = {literal}").fetchall()
         self._lock = threading.RLock()
         self._known: set[str] = set()
+        self._functions: set[str] = set()
 
     # -- DDL -------------------------------------------------------------------------------
     def ensure_table(self, name: str) -> None:
@@ -166,6 +167,17 @@ class DuckDBWarehouse(CanonicalTables):
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The raw connection, for benchmarks and engine-specific tooling only."""
         return self._con
+
+    def ensure_function(self, name: str, register: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        """Call ``register(connection)`` once per DuckDB instance to add the Python function ``name``,
+        which every cursor then sees (see ``duckdb_files.ensure_function`` for why once, and where)."""
+        if self._alias is not None:
+            duckdb_files.ensure_function(self.path, name, register)
+            return
+        with self._lock:
+            if name not in self._functions:
+                register(self._con)  # in memory, this connection is the instance's root
+                self._functions.add(name)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Another connection to the same database (for work on other threads), in UTC.
