@@ -137,3 +137,13 @@ def test_line_blocks_cover_the_input_exactly_in_whole_lines(lines, final_newline
     for block in blocks:
         assert block.first_line == seen.count(b"\n") + 1
         seen += bytes(block.data)
+
+
+@pytest.mark.parametrize("size", [0, 1, (4 << 20) - 1, 4 << 20, (4 << 20) + 1, (9 << 20) + 7])
+def test_newlines_are_counted_as_bytes_count_does(size: int):
+    """The vectorised count works in 4 MB slices: sizes around a slice's edge, bytes and bytearray."""
+    pattern = b'{"a":1}\n\n x\r\n'
+    data = (pattern * (size // len(pattern) + 1))[:size]
+    for end in {0, size // 3, size}:
+        assert framing._newlines(data, end) == data.count(b"\n", 0, end)
+    assert framing._newlines(bytearray(data), size) == data.count(b"\n")
