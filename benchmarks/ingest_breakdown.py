@@ -9,8 +9,9 @@ loaded machine where wall time does not. Steps, all on the same file:
 * lines: the file as one VARCHAR column (what framing hands to SQL);
 * stage: validate + route (``sqlgen.stage_sql``);
 * per table: ``json_transform`` of the table's fields alone; the normalize SELECT materialised
-  without ``_Extra``; the full normalize SELECT materialised; the real ``INSERT`` into a
-  database table (adds the write);
+  without ``_Extra``; the full normalize SELECT materialised, with ``_Extra`` by DuckDB's
+  ``json_merge_patch`` and by the C scanner (``readers/remainder.py``); the real ``INSERT`` into a
+  database table (adds the write; with the C scanner when it is built, as the ingest does);
 * the floor: writing the already normalized rows into a fresh database file (``INSERT`` + ``COMMIT``),
   which any design that stores these tables pays after parsing.
 
@@ -29,7 +30,7 @@ import duckdb
 from ingest import write_input
 
 from entrawatch import schema
-from entrawatch.readers import mapping, sqlgen
+from entrawatch.readers import mapping, remainder, sqlgen
 from entrawatch.readers.extraction import family_extraction
 from entrawatch.readers.sqlexpr import ident
 
@@ -65,8 +66,12 @@ def main() -> None:
         rows.append(("stage (validate + route)", _timed(
             con, f"CREATE TEMP TABLE {sqlgen.STAGE} AS {sqlgen.stage_sql(mapping.DIAG)}", [None])))
         params = [[str(data)], ["diagnostic"], datetime.now(UTC)]  # per-file lists (see normalize_sql)
+        native = remainder.available()
+        if native:
+            remainder.register(con)
         totals = {"json_transform (table fields)": 0.0, "normalize without _Extra": 0.0,
-                  "normalize with _Extra": 0.0, "INSERT (normalize + write)": 0.0}
+                  "normalize with _Extra": 0.0, "normalize with _Extra by the C scanner": 0.0,
+                  "INSERT (normalize + write)": 0.0}
         stage = ident(sqlgen.STAGE).sql(dialect="duckdb")
         for target in (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE):
             spec = family_extraction(mapping.DIAG, target).struct_spec()
@@ -78,12 +83,18 @@ def main() -> None:
                 con, f'CREATE OR REPLACE TEMP TABLE x AS SELECT * EXCLUDE ("_Extra") FROM ({norm})', params)
             totals["normalize with _Extra"] += _timed(
                 con, f"CREATE OR REPLACE TEMP TABLE x AS SELECT * FROM ({norm})", params)
+            if native:
+                norm = sqlgen.normalize_sql(mapping.DIAG, target, native_extra=True)
+                totals["normalize with _Extra by the C scanner"] += _timed(
+                    con, f"CREATE OR REPLACE TEMP TABLE x AS SELECT * FROM ({norm})", params)
             cols = ", ".join(ident(c).sql(dialect="duckdb") for c in schema.table(target).column_names)
             con.execute(f"CREATE TABLE {ident(target).sql(dialect='duckdb')} AS SELECT {cols} FROM ({norm}) LIMIT 0",
                         params).fetchall()
             totals["INSERT (normalize + write)"] += _timed(
                 con, f"INSERT INTO {ident(target).sql(dialect='duckdb')} SELECT {cols} FROM ({norm}) "
                      "WHERE _reason IS NULL", params)
+        if not native:
+            del totals["normalize with _Extra by the C scanner"]
         rows += list(totals.items())
         rows.append(("write only (INSERT + COMMIT, new file)", _write_floor(con, Path(tmp) / "floor.duckdb", params)))
         size_mb = data.stat().st_size / (1 << 20)

@@ -254,8 +254,16 @@ static const char *plain_run(const char *at, const char *end) {
         uint64_t word;
         memcpy(&word, at, 8);
         uint64_t quote = word ^ (ones * '"'), backslash = word ^ (ones * '\\');
-        uint64_t hit = ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((word - ones * 0x20) & ~word);
-        if (hit & highs) break;
+        uint64_t hit = (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((word - ones * 0x20) & ~word))
+                       & highs;
+        if (hit) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* The lowest flagged byte is exact (a borrow only flags bytes above a real hit). */
+            return at + (__builtin_ctzll(hit) >> 3);
+#else
+            break;
+#endif
+        }
         at += 8;
     }
     while (at < end) {
