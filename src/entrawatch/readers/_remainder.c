@@ -246,8 +246,29 @@ static int put_code_point(Scan *s, uint32_t cp) {
     return put(s, buffer, 4);
 }
 
-/* Bytes of a string that need no attention (not ``"``, ``\\`` or a control character), eight at a
- * time while a whole word fits: most of a record is string bodies. */
+/* Bytes of a string that need no attention (not ``"``, ``\\`` or a control character): most of a
+ * record is string bodies, so they are tested 16 bytes at a time with SSE2 (every x86-64 has it),
+ * else 8 at a time in a 64-bit word. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static const char *plain_run(const char *at, const char *end) {
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1F);
+    while (end - at >= 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)at);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
+                                   _mm_cmpeq_epi8(_mm_min_epu8(bytes, control), bytes));  /* bytes <= 0x1F */
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) return at + __builtin_ctz((unsigned)mask);
+        at += 16;
+    }
+    while (at < end) {
+        unsigned char c = (unsigned char)*at;
+        if (c == '"' || c == '\\' || c < 0x20) break;
+        at++;
+    }
+    return at;
+}
+#else
 static const char *plain_run(const char *at, const char *end) {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     while (end - at >= 8) {
@@ -273,6 +294,7 @@ static const char *plain_run(const char *at, const char *end) {
     }
     return at;
 }
+#endif
 
 /* A string at s->at (its opening quote), written canonically. */
 static int scan_string(Scan *s) {
