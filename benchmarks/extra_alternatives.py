@@ -1,13 +1,16 @@
-"""``_Extra`` two ways, on one thread: the shipped merge patch vs a build from ``json_keys``.
+"""``_Extra`` three ways, on one thread: DuckDB's merge patch, a build from ``json_keys``, and the C scanner.
 
 The alternative, measured and rejected in session 7 (docs/ingest.md): read the keys that no
 column takes into the same ``json_transform`` STRUCT as the mapped fields. Then ``json_keys``
 tells which keys a record has at the top and in ``properties``, and ``_Extra`` is concatenated
 from the STRUCT. A record with an unknown or repeated key falls back to the merge patch. This
-script gives the alternative its best case: every key of the input is known. It prints:
+script gives the alternative its best case: every key of the input is known.
+
+The C scanner (session 8, shipped when built: ``readers/remainder.py``) runs as the ingest runs it,
+the scalar function ``ew_extra`` over DuckDB's vectors. It prints:
 - CPU per step;
-- how many records differ from the merge patch (as JSON and as text);
-- the two totals.
+- how many records differ from the merge patch (as JSON and as text), for the alternative and for
+  the scanner.
 
     .venv/bin/python benchmarks/extra_alternatives.py --size-mb 300
 """
@@ -25,7 +28,7 @@ import orjson
 from ingest import write_input
 
 from entrawatch import schema
-from entrawatch.readers import mapping
+from entrawatch.readers import mapping, remainder
 from entrawatch.readers.extraction import family_extraction
 
 TABLE_CATEGORY = {table: category for category, table in schema.CATEGORY_TO_TABLE.items()}
@@ -86,6 +89,9 @@ def compare(con: duckdb.DuckDBPyConnection, table: str) -> None:
         "alternative, whole": (f"SELECT sum(length(CASE WHEN {usable} THEN {build} "
                                f"ELSE json_merge_patch(raw, ?) END)) FROM ({parsed})", [_patch(table), spec]),
     }
+    scanner = f"ew_extra(raw, {_lit(mapping.DIAG + '/' + table)}, CAST(0 AS UTINYINT))"  # patch 0: the constant one
+    if remainder.available():
+        steps["C scanner (ew_extra; shipped when built)"] = (f"SELECT sum(length({scanner})) FROM l", [])
     rows, megabytes = con.sql("SELECT count(*), sum(length(raw)) / 1e6 FROM l").fetchall()[0]
     print(f"{table}: {rows:,} records, {megabytes:,.0f} MB; kept keys: {len(kept_top)} top, {len(kept_props)} in properties")
     for name, (sql, params) in steps.items():
@@ -96,6 +102,10 @@ def compare(con: duckdb.DuckDBPyConnection, table: str) -> None:
         f"FROM (SELECT CASE WHEN {usable} THEN {build} END AS a, json_merge_patch(raw, ?) AS b FROM ({parsed}))",
         [_patch(table), spec]).fetchall()[0]
     print(f"  records where the alternative differs from the merge patch: {differ[0]} as JSON, {differ[1]} as text")
+    if remainder.available():
+        differ = con.execute(f"SELECT count(*) FILTER (WHERE {scanner} IS DISTINCT FROM "
+                             "nullif(json_merge_patch(raw, ?), '{}')::VARCHAR) FROM l", [_patch(table)]).fetchall()[0]
+        print(f"  records where the C scanner differs from the merge patch, as text: {differ[0]}")
 
 
 def _cpu(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> float:
@@ -115,6 +125,8 @@ def main() -> None:
         for table in args.tables:
             con = duckdb.connect()
             con.execute("SET threads = 1")
+            if remainder.available():
+                remainder.register(con)
             con.execute("CREATE TABLE l AS SELECT line AS raw FROM read_csv(?, columns = {'line': 'VARCHAR'}, "
                         "delim = chr(1), quote = '', escape = '', header = false) "
                         "WHERE json_extract_string(line, '$.category') = ?", [str(source), TABLE_CATEGORY[table]])

@@ -10,6 +10,7 @@ natively (``unsure`` stays 0).
 from __future__ import annotations
 
 import json
+import warnings
 
 import duckdb
 import orjson
@@ -263,4 +264,28 @@ def test_the_normalizer_uses_the_scanner_unless_turned_off(tmp_path, monkeypatch
         normalizer = Normalizer(wh)
         assert normalizer.native_extra is native
         normalizer.close()
+    wh.close()
+
+
+def test_a_refused_registration_falls_back_to_sql_with_a_warning(tmp_path, monkeypatch):
+    from entrawatch.readers.normalize import Normalizer
+
+    def refuse(con: duckdb.DuckDBPyConnection) -> None:
+        raise duckdb.InvalidInputException("'numpy' is required for this operation")
+
+    monkeypatch.setattr(remainder, "register", refuse)
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb")
+    with pytest.warns(RuntimeWarning, match="json_merge_patch"):
+        normalizer = Normalizer(wh)
+    assert not normalizer.native_extra
+    normalizer.close()
+    source = tmp_path / "PT1H.json"
+    source.write_text(json.dumps({"time": "2025-01-01T00:00:00Z", "category": "SignInLogs",
+                                  "properties": {"id": "x1", "createdDateTime": "2025-01-01T00:00:00Z", "n": 2}}) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        assert ingest_paths([source], wh).totals.inserted == 1
+    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+    (extra,) = wh.query('SELECT "_Extra" FROM "SigninLogs"').column(0).to_pylist()
+    assert json.loads(extra)["properties"]["n"] == 2
     wh.close()

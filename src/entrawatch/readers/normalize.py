@@ -150,10 +150,15 @@ class Normalizer:
             _run(self.con, "SET enable_progress_bar = false")  # entrawatch shows its own progress
             _run(self.con, f"SET memory_limit = {_literal(INGEST_MEMORY_LIMIT)}")
         if self.native_extra:
-            if self.direct:
-                warehouse.ensure_function(sqlgen.EXTRA_FUNCTION, remainder.register)  # type: ignore[attr-defined]
-            else:
-                remainder.register(self.con)
+            try:
+                if self.direct:
+                    warehouse.ensure_function(sqlgen.EXTRA_FUNCTION, remainder.register)  # type: ignore[attr-defined]
+                else:
+                    remainder.register(self.con)
+            except duckdb.Error as err:  # e.g. numpy missing: DuckDB's Arrow functions need it
+                warnings.warn(f"_Extra falls back to DuckDB's json_merge_patch (same rows, slower): {err}",
+                              RuntimeWarning, stacklevel=2)
+                self.native_extra = False
 
     def default_workers(self) -> int:
         """Chunks to prepare at once: DuckDB's thread count (its ``threads`` setting), at most 4."""
