@@ -79,7 +79,7 @@ def compare(con: duckdb.DuckDBPyConnection, table: str) -> None:
               "AND len(list_distinct(k[1])) = len(k[1]) AND len(list_distinct(k[2])) = len(k[2])")
     parsed = "SELECT raw, json_transform(raw, ?) AS t, json_keys(raw, ['$', '$.properties']) AS k FROM l"
     steps = {
-        "merge patch (shipped)": ("SELECT sum(length(json_merge_patch(raw, ?))) FROM l", [_patch(table)]),
+        "merge patch (shipped without the C scanner)": ("SELECT sum(length(json_merge_patch(raw, ?))) FROM l", [_patch(table)]),
         "json_transform, mapped fields only": ("SELECT count(json_transform(raw, ?)) FROM l",
                                                 [family_extraction(mapping.DIAG, table).struct_spec()]),
         "json_transform, plus the kept keys": ("SELECT count(json_transform(raw, ?)) FROM l", [spec]),
