@@ -115,6 +115,8 @@ def test_bad_arguments_are_refused_not_read_out_of_bounds():
         _remainder.remainders(offsets, data, 4, 0, 5, None, [{}])
     with pytest.raises(ValueError, match="names no patch"):
         _remainder.remainders(offsets, data, 4, 0, 2, bytes([0, 3]), [{}])
+    with pytest.raises(ValueError, match="row numbers"):
+        _remainder.remainders(offsets, data, 4, 2**62, 1, None, [{}])
     with pytest.raises(ValueError, match="offset_width"):
         _remainder.remainders(offsets, data, 3, 0, 2, None, [{}])
     with pytest.raises(ValueError, match="escapes"):

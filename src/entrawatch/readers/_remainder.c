@@ -552,8 +552,8 @@ static PyObject *remainders(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "offset_width is 4 or 8");
         return NULL;
     }
-    if (start < 0 || count < 0) {
-        PyErr_SetString(PyExc_ValueError, "start and count are not negative");
+    if (start < 0 || count < 0 || start > PY_SSIZE_T_MAX / 32 || count > PY_SSIZE_T_MAX / 32) {
+        PyErr_SetString(PyExc_ValueError, "start and count are row numbers: not negative, not absurd");
         return NULL;
     }
     Py_ssize_t patch_count = PyList_GET_SIZE(patch_list);

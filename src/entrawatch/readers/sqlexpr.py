@@ -126,9 +126,9 @@ def convert(kql_type: str, text: exp.Expression, value: exp.Expression | None = 
 class ExtraPlan:
     """How ``_Extra`` (the record minus the fields a column took) is cut from a record.
 
-    ``patches[i]`` is an RFC 7396 merge patch of nulls: unconditional removals, plus the removal of
-    ``conditional[k]`` for every bit ``k`` set in ``i``. ``conditions[k]`` says, per row, whether
-    ``conditional[k]`` leaves (a fallback source leaves only when every higher-priority source of its
+    ``patches[i]`` is an RFC 7396 merge patch of nulls: the unconditional removals, plus the k-th
+    conditional removal for every bit ``k`` set in ``i``. ``conditions[k]`` says, per row, whether
+    that removal applies (a fallback source leaves only when every higher-priority source of its
     column was null; an LA ``Type`` only when it names the table). DuckDB's ``json_merge_patch``
     applies a patch in SQL (:func:`extra_expr`); ``entrawatch.readers.remainder`` applies the same
     patches natively, picked by :meth:`selector`.
