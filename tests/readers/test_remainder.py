@@ -68,6 +68,13 @@ CASES = [
     ('{"a":NaN}', {"x": None}, False),
     ('{"a\\u0062":1}', {"ab": None}, False),  # an escaped key is compared unescaped by yyjson
     ('{"a":' + "[" * 300 + "]" * 300 + "}", {"x": None}, False),  # deeper than the scanner goes
+    ('{"p":[1,2],"b":1}', {"p": {"x": None}}, True),  # an array under a patched object: written {}
+    ('{"p":{"q":"s"}}', {"p": {"q": {"r": None}}}, True),
+    ('{"p":{"x":1},"b":2}', {"p": None}, True),
+    ('{"":1,"a":2}', {"": None}, True),  # the empty key
+    ('{"é":1,"ü":{"x":1,"y":2}}', {"ü": {"x": None}}, True),  # keys in UTF-8
+    ('{"s":"' + "a" * 15 + "\\\\" + "b" * 16 + '\\"' + "c" * 17 + "\\u00e9\"}", {"z": None}, True),  # escapes at 16-byte edges
+    ('{"s":"' + "é" * 40 + "\\t" + "😀" * 9 + '"}', {"z": None}, True),  # multi-byte runs across 16-byte edges
 ]
 
 
