@@ -10,7 +10,7 @@ OUT ?= out/sim
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py src/entrawatch/readers/_remainder.c
+$(STAMP): pyproject.toml setup.py src/entrawatch/readers/_jsonscan.c
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

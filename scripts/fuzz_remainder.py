@@ -1,4 +1,4 @@
-"""Feed the ``_Extra`` scanner (``readers/_remainder.c``) mutated records under AddressSanitizer.
+"""Feed the ``_Extra`` scanner (``readers/_jsonscan.c``) mutated records under AddressSanitizer.
 
 The scanner reads attacker-controlled text in C. The Hypothesis tests (tests/readers/test_remainder.py)
 check what it writes; this script checks that no input makes it read or write out of bounds: it cuts
@@ -7,10 +7,10 @@ scanner on each, whole and halved, with every patch of every table.
 
 Build the extension with the sanitizers in place of the normal one, run, then rebuild::
 
-    SO=$(ls src/entrawatch/readers/_remainder*.so)
+    SO=$(ls src/entrawatch/readers/_jsonscan*.so)
     INC=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['include'])")
     gcc -shared -fPIC -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -I$INC \\
-        src/entrawatch/readers/_remainder.c -o $SO
+        src/entrawatch/readers/_jsonscan.c -o $SO
     LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) \\
         ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \\
         .venv/bin/python scripts/fuzz_remainder.py --cases 20000
@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from entrawatch import schema
-from entrawatch.readers import _remainder, mapping, sqlgen
+from entrawatch.readers import _jsonscan, mapping, sqlgen
 
 _STRUCTURAL = b'{}[]",:\\u0123456789.eE-+ \n\t'
 
@@ -74,7 +74,7 @@ def main() -> None:
         _, offsets, data = array.buffers()
         patches = rng.choice(patch_sets)
         selectors = bytes(rng.randrange(len(patches)) for _ in range(2))
-        *_, unsure = _remainder.remainders(offsets, data if data is not None else b"", 4, 0, 2, selectors, patches)
+        *_, unsure = _jsonscan.remainders(offsets, data if data is not None else b"", 4, 0, 2, selectors, patches)
         unsure_rows += sum(unsure)
         rows += 2
     print(f"{rows:,} mutated records scanned, {unsure_rows:,} left to DuckDB, no fault")

@@ -23,7 +23,7 @@ from reader_oracle import find_datasets
 from entrawatch import schema
 
 # _remainder is imported, not skipped when missing: CI has a compiler, so a broken build fails here.
-from entrawatch.readers import _remainder, ingest_paths, mapping, remainder, sqlgen
+from entrawatch.readers import _jsonscan, ingest_paths, mapping, remainder, sqlgen
 from entrawatch.warehouse import DuckDBWarehouse
 
 _DUCK = duckdb.connect()
@@ -38,7 +38,7 @@ def _scan(texts: list[str], patches: list[dict], selectors: bytes | None = None)
     """The scanner alone: (outputs, unsure flags), an unsure row's output being None."""
     array = pa.array(texts, pa.string())
     _, offsets, data = array.buffers()
-    validity, out_offsets, out_data, unsure = _remainder.remainders(offsets, data, 4, array.offset, len(array),
+    validity, out_offsets, out_data, unsure = _jsonscan.remainders(offsets, data, 4, array.offset, len(array),
                                                                      selectors, patches)
     out = pa.Array.from_buffers(pa.string(), len(array), [pa.py_buffer(validity), pa.py_buffer(out_offsets),
                                                           pa.py_buffer(out_data)])
@@ -117,21 +117,21 @@ def test_bad_arguments_are_refused_not_read_out_of_bounds():
     array = pa.array(['{"a":1}', '{"b":2}'])
     _, offsets, data = array.buffers()
     with pytest.raises(ValueError, match="outside the data buffer"):
-        _remainder.remainders(offsets, b"{}", 4, 0, 2, None, [{}])
+        _jsonscan.remainders(offsets, b"{}", 4, 0, 2, None, [{}])
     with pytest.raises(ValueError, match="shorter than"):
-        _remainder.remainders(offsets, data, 4, 0, 5, None, [{}])
+        _jsonscan.remainders(offsets, data, 4, 0, 5, None, [{}])
     with pytest.raises(ValueError, match="names no patch"):
-        _remainder.remainders(offsets, data, 4, 0, 2, bytes([0, 3]), [{}])
+        _jsonscan.remainders(offsets, data, 4, 0, 2, bytes([0, 3]), [{}])
     with pytest.raises(ValueError, match="row numbers"):
-        _remainder.remainders(offsets, data, 4, 2**62, 1, None, [{}])
+        _jsonscan.remainders(offsets, data, 4, 2**62, 1, None, [{}])
     with pytest.raises(ValueError, match="offset_width"):
-        _remainder.remainders(offsets, data, 3, 0, 2, None, [{}])
+        _jsonscan.remainders(offsets, data, 3, 0, 2, None, [{}])
     with pytest.raises(ValueError, match="escapes"):
-        _remainder.remainders(offsets, data, 4, 0, 2, None, [{'a"b': None}])
+        _jsonscan.remainders(offsets, data, 4, 0, 2, None, [{'a"b': None}])
     with pytest.raises(TypeError):
-        _remainder.remainders(offsets, data, 4, 0, 2, None, [{"a": 1}])
+        _jsonscan.remainders(offsets, data, 4, 0, 2, None, [{"a": 1}])
     with pytest.raises(ValueError, match="patches"):
-        _remainder.remainders(offsets, data, 4, 0, 2, None, [])
+        _jsonscan.remainders(offsets, data, 4, 0, 2, None, [])
 
 
 def test_output_larger_than_the_input_fits():
@@ -224,7 +224,7 @@ def test_every_dataset_file_stores_the_same_rows_both_ways(tmp_path, monkeypatch
     datasets = find_datasets()
     native = DuckDBWarehouse(tmp_path / "native.duckdb")
     report = ingest_paths([datasets], native)
-    monkeypatch.setenv("ENTRAWATCH_NATIVE_EXTRA", "0")
+    monkeypatch.setenv("ENTRAWATCH_NATIVE", "0")
     assert not remainder.available()
     sql = DuckDBWarehouse(tmp_path / "sql.duckdb")
     sql_report = ingest_paths([datasets], sql)
@@ -269,7 +269,7 @@ def test_the_normalizer_uses_the_scanner_unless_turned_off(tmp_path, monkeypatch
 
     wh = DuckDBWarehouse(tmp_path / "w.duckdb")
     for native in (True, False):
-        monkeypatch.setenv("ENTRAWATCH_NATIVE_EXTRA", "1" if native else "0")
+        monkeypatch.setenv("ENTRAWATCH_NATIVE", "1" if native else "0")
         normalizer = Normalizer(wh)
         assert normalizer.native_extra is native
         normalizer.close()

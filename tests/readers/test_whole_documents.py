@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from entrawatch.readers import framing
+from entrawatch.readers import framing, jsonscan
 from entrawatch.readers.sources import iter_sources
 
 NUMBER = r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,18})?([eE][+-]?[0-9]{1,3})?"
@@ -65,7 +65,7 @@ def _framed(data: bytes, streamed_only: bool, keyed: bool = False) -> tuple:
             if streamed_only:
                 patch.setattr(framing, "WHOLE_DOCUMENT_BYTES", -1)
                 if not keyed:
-                    patch.setattr(framing, "KEYED_DOCUMENT_BYTES", -1)
+                    patch.setattr(framing, "keyed_document_bytes", lambda: -1)
             framed = framing.frame(source)
             chunks = list(framed.chunks)
     return (framed.shape, framed.family,
@@ -81,10 +81,20 @@ def test_whole_and_streamed_documents_frame_identically(document, indent):
     assert _framed(data, streamed_only=False) == _framed(data, streamed_only=True)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.fixture(params=["C scan", "DuckDB"])
+def top_level_check(request, monkeypatch):
+    """Each keyed-document test runs with the top level checked by the C scan and by DuckDB."""
+    monkeypatch.setenv("ENTRAWATCH_NATIVE", "1" if request.param == "C scan" else "0")
+    if request.param == "C scan":
+        assert jsonscan.available(), "the C extension is not built (setup.py)"
+    return request.param
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
 @given(documents, st.booleans(), st.integers(0, 600))
-def test_keyed_documents_frame_as_events_did(document, indent, cut):
-    """A ``{...}`` document DuckDB reads whole first is built by ijson's C ``items``: the same
+def test_keyed_documents_frame_as_events_did(top_level_check, document, indent, cut):
+    """A ``{...}`` document whose top level was checked is built by ijson's C ``items``: the same
     chunks and rejects as the Python-level events give, whole or cut at any byte."""
     data = _text(document, indent).encode()
     if not data.lstrip().startswith(b"{"):
@@ -111,12 +121,12 @@ def test_keyed_documents_frame_as_events_did(document, indent, cut):
     '{"records":[]}',
     '{"value":[{"id":"a","records":[{"id":"inner"}]}]}',
 ])
-def test_keyed_document_edge_cases_frame_as_events_did(text):
+def test_keyed_document_edge_cases_frame_as_events_did(top_level_check, text):
     data = text.encode()
     assert _framed(data, streamed_only=True, keyed=True) == _framed(data, streamed_only=True)
 
 
-def test_a_keyed_document_takes_the_c_items_path_only_when_it_is_exact():
+def test_a_keyed_document_takes_the_c_items_path_only_when_it_is_exact(top_level_check):
     assert framing._only_container(b'{"time":"t","records":[{"id":"a"}]}') == "records"
     assert framing._only_container(b' {"value": [] } ') == "value"
     for text in ['{"records":[1],"records":[2]}', '{"records":[1],"value":[2]}', '{"records":{"a":1}}',
@@ -126,7 +136,7 @@ def test_a_keyed_document_takes_the_c_items_path_only_when_it_is_exact():
 
 def test_a_document_larger_than_the_keyed_limit_streams_through_events(monkeypatch):
     data = json.dumps({"records": [{"category": "SignInLogs", "properties": {"id": str(i)}} for i in range(50)]})
-    monkeypatch.setattr(framing, "KEYED_DOCUMENT_BYTES", len(data) // 3)
+    monkeypatch.setattr(framing, "keyed_document_bytes", lambda: len(data) // 3)
     asked: list[bytes] = []
     monkeypatch.setattr(framing, "_only_container", lambda data: asked.append(data))
     items, error = _drained(framing._document_items(io.BufferedReader(io.BytesIO(data.encode()))))

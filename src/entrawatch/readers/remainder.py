@@ -3,21 +3,20 @@
 ``_Extra`` is the record minus the fields a column took: ``nullif(json_merge_patch(raw, patch),
 '{}')`` in SQL (:func:`entrawatch.readers.sqlexpr.extra_expr`). DuckDB's merge patch deep-copies
 the whole record into a mutable document before patching it: ~7-11 us per 2-4 KB record, 45 % of
-the normalize statement (benchmarks/ingest_breakdown.py). The C scanner in ``_remainder.c`` copies
+the normalize statement (benchmarks/ingest_breakdown.py). The C scanner in ``_jsonscan.c`` copies
 what stays in one pass. It writes what yyjson writes; where it cannot promise that (reals, ``-0``,
 escaped keys, anything that is not plain JSON), it says it is unsure and those rows are computed
 by DuckDB's ``json_merge_patch``, so the column is the same whichever path ran.
 
 The normalize statement calls the scanner as the scalar function ``ew_extra(raw, 'family/table',
 selector)`` (:func:`register`), so ``raw`` never leaves DuckDB except in the 2,048-row vectors the
-function is handed. The extension is optional (``setup.py``): without a C compiler, or with
-``ENTRAWATCH_NATIVE_EXTRA=0``, the statement calls ``json_merge_patch`` itself.
+function is handed. The extension is optional (``setup.py``, ``readers/jsonscan.py``): without a C compiler, or with
+``ENTRAWATCH_NATIVE=0``, the statement calls ``json_merge_patch`` itself.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
 
 import duckdb
@@ -26,13 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb.sqltypes import UTINYINT, VARCHAR
 
-from entrawatch.readers import sqlgen
+from entrawatch.readers import jsonscan, sqlgen
+from entrawatch.readers.jsonscan import native as _jsonscan
 from entrawatch.readers.sqlexpr import EXTRA_FUNCTION
-
-try:
-    from entrawatch.readers import _remainder
-except ImportError:  # built without a C compiler: the SQL path computes _Extra
-    _remainder = None
 
 __all__ = ["available", "register", "remainders"]
 
@@ -40,10 +35,9 @@ __all__ = ["available", "register", "remainders"]
 _ROWS_PER_CALL = 65_536
 
 
-
 def available() -> bool:
-    """Whether ``_Extra`` is cut natively (built, and not turned off by ``ENTRAWATCH_NATIVE_EXTRA=0``)."""
-    return _remainder is not None and os.environ.get("ENTRAWATCH_NATIVE_EXTRA", "1") != "0"
+    """Whether ``_Extra`` is cut natively (see ``readers/jsonscan.py``)."""
+    return jsonscan.available()
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
@@ -75,8 +69,8 @@ def remainders(raw: pa.Array | pa.ChunkedArray, selectors: pa.Array | pa.Chunked
     patch 0 for every row) picks each row's patch. The rows the scanner is unsure of run on a
     private in-memory DuckDB (the caller's connection is busy running the statement).
     """
-    if _remainder is None:
-        raise RuntimeError("entrawatch.readers._remainder is not built (see setup.py)")
+    if _jsonscan is None:
+        raise RuntimeError("entrawatch.readers._jsonscan is not built (see setup.py)")
     raw = raw if isinstance(raw, pa.ChunkedArray) else pa.chunked_array([raw])
     if selectors is not None:
         selectors = selectors if isinstance(selectors, pa.ChunkedArray) else pa.chunked_array([selectors])
@@ -114,7 +108,7 @@ def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict]) -> pa.Ar
         if chosen.null_count:
             raise ValueError("a selector is null")
         selector_bytes = memoryview(chosen.buffers()[1])[chosen.offset:]
-    validity, out_offsets, out_data, unsure = _remainder.remainders(
+    validity, out_offsets, out_data, unsure = _jsonscan.remainders(
         offsets, data if data is not None else b"", width, piece.offset, count, selector_bytes, patches)
     result = pa.Array.from_buffers(pa.string(), count, [pa.py_buffer(validity), pa.py_buffer(out_offsets),
                                                         pa.py_buffer(out_data)])

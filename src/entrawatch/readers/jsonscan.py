@@ -1,0 +1,42 @@
+"""The C scans of JSON text (``readers/_jsonscan.c``), when they are built and not turned off.
+
+The extension is optional (``setup.py``): without a C compiler the install still succeeds and every
+caller falls back to DuckDB, to the same results. ``ENTRAWATCH_NATIVE=0`` turns the scans off, for
+a comparison or should one ever be suspected.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+try:
+    from entrawatch.readers import _jsonscan as native
+except ImportError:  # built without a C compiler
+    native = None
+
+__all__ = ["available", "native", "top_level"]
+
+
+def available() -> bool:
+    """Whether the C scans are used: built, and not turned off by ``ENTRAWATCH_NATIVE=0``."""
+    return native is not None and os.environ.get("ENTRAWATCH_NATIVE", "1") != "0"
+
+
+def top_level(data: bytes | bytearray) -> list[tuple[str, bool]] | None:
+    """The top-level members of the JSON object ``data`` as ``[(key, value_is_an_array)]``, in order
+    with repeats (what DuckDB's ``json_keys`` and ``json_type`` say), or None: the scan is not
+    available, the text is not valid UTF-8, or the scan is unsure (see ``_jsonscan.top_level``).
+
+    UTF-8 is checked by Arrow over the bytes themselves: decoding them to ``str`` would copy the
+    document, up to 4x its size.
+    """
+    if not available():
+        return None
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    return native.top_level(data)
