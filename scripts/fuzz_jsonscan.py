@@ -1,9 +1,10 @@
-"""Feed the ``_Extra`` scanner (``readers/_jsonscan.c``) mutated records under AddressSanitizer.
+"""Feed the C scans of JSON text (``readers/_jsonscan.c``) mutated input under AddressSanitizer.
 
-The scanner reads attacker-controlled text in C. The Hypothesis tests (tests/readers/test_remainder.py)
-check what it writes; this script checks that no input makes it read or write out of bounds: it cuts
-the dataset's diagnostic records anywhere, deletes spans and inserts structural bytes, and calls the
-scanner on each, whole and halved, with every patch of every table.
+The scans read attacker-controlled text in C. The Hypothesis tests (tests/readers/test_remainder.py,
+test_jsonscan.py) check what they answer; this script checks that no input makes them read or write
+out of bounds: it cuts the dataset's diagnostic records anywhere, deletes spans and inserts structural
+bytes, and calls ``remainders`` on each, whole and halved, with every patch of every table, and
+``top_level`` on each and on a ``{"records":[...]}`` document of a few of them.
 
 Build the extension with the sanitizers in place of the normal one, run, then rebuild::
 
@@ -13,7 +14,7 @@ Build the extension with the sanitizers in place of the normal one, run, then re
         src/entrawatch/readers/_jsonscan.c -o $SO
     LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) \\
         ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \\
-        .venv/bin/python scripts/fuzz_remainder.py --cases 20000
+        .venv/bin/python scripts/fuzz_jsonscan.py --cases 20000
     .venv/bin/pip install -q -e .    # the normal build again
 
 Without the sanitizers it still runs (a crash is still a failure), only less sharply.
@@ -67,7 +68,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     lines = _records(args.datasets)
     patch_sets = [list(sqlgen.extra_patches(mapping.DIAG, table)) for table in (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE)]
-    unsure_rows = rows = 0
+    unsure_rows = rows = answered = documents = 0
     for _ in range(args.cases):
         text = _mutate(rng, rng.choice(lines)).decode("utf-8", "replace")
         array = pa.array([text, text[: len(text) // 2]])
@@ -77,7 +78,13 @@ def main() -> None:
         *_, unsure = _jsonscan.remainders(offsets, data if data is not None else b"", 4, 0, 2, selectors, patches)
         unsure_rows += sum(unsure)
         rows += 2
-    print(f"{rows:,} mutated records scanned, {unsure_rows:,} left to DuckDB, no fault")
+        raw = text.encode()
+        document = b'{"records":[' + b",".join(_mutate(rng, rng.choice(lines)) for _ in range(3)) + b'],"x":' + raw + b"}"
+        for data in (raw, document, document[: rng.randrange(len(document) + 1)]):
+            answered += _jsonscan.top_level(data) is not None
+            documents += 1
+    print(f"{rows:,} mutated records scanned for _Extra, {unsure_rows:,} left to DuckDB; "
+          f"{documents:,} texts scanned for their top level, {answered:,} answered; no fault")
 
 
 if __name__ == "__main__":
