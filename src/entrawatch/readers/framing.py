@@ -577,10 +577,7 @@ def _keys_connection() -> duckdb.DuckDBPyConnection:
 
 def _top_level_keys(data: bytes) -> list[str] | None:
     """The top-level keys of a JSON object in order, repeats included (DuckDB's yyjson keeps them;
-    Python dicts do not), or None if DuckDB refuses the text. The C scan answers when it is sure."""
-    members = jsonscan.top_level(data)
-    if members is not None:
-        return [key for key, _ in members]
+    Python dicts do not), or None if DuckDB refuses the text. Its caller has asked the C scan first."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
