@@ -249,9 +249,19 @@ static int put_code_point(Scan *s, uint32_t cp) {
     return put(s, buffer, 4);
 }
 
-/* Bytes of a string that need no attention (not ``"``, ``\\`` or a control character): most of a
- * record is string bodies, so they are tested 16 bytes at a time with SSE2 (every x86-64 has it),
- * else 8 at a time in a 64-bit word. */
+/* Bytes of a string that need no attention (not ``"``, ``\\`` or a control character), one at a
+ * time: the tail that :func:`plain_run` leaves. */
+static const char *plain_bytes(const char *at, const char *end) {
+    while (at < end) {
+        unsigned char c = (unsigned char)*at;
+        if (c == '"' || c == '\\' || c < 0x20) break;
+        at++;
+    }
+    return at;
+}
+
+/* The same, fast: most of a record is string bodies, so they are tested 16 bytes at a time with
+ * SSE2 (every x86-64 has it), else 8 at a time in a 64-bit word, and the tail by plain_bytes. */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 static const char *plain_run(const char *at, const char *end) {
@@ -264,12 +274,7 @@ static const char *plain_run(const char *at, const char *end) {
         if (mask) return at + __builtin_ctz((unsigned)mask);
         at += 16;
     }
-    while (at < end) {
-        unsigned char c = (unsigned char)*at;
-        if (c == '"' || c == '\\' || c < 0x20) break;
-        at++;
-    }
-    return at;
+    return plain_bytes(at, end);
 }
 #else
 static const char *plain_run(const char *at, const char *end) {
@@ -290,12 +295,7 @@ static const char *plain_run(const char *at, const char *end) {
         }
         at += 8;
     }
-    while (at < end) {
-        unsigned char c = (unsigned char)*at;
-        if (c == '"' || c == '\\' || c < 0x20) break;
-        at++;
-    }
-    return at;
+    return plain_bytes(at, end);
 }
 #endif
 
@@ -450,6 +450,23 @@ static int put_key(Scan *s, const char *key, Py_ssize_t length, int *first) {
     return put_char(s, '"') && put(s, key, (size_t)length) && put(s, "\":", 2);
 }
 
+/* A member's key and its colon, from s->at (before the key's opening quote) to its value. A key
+ * with an escape gives up: yyjson compares and lists keys unescaped, and this scan does not. */
+static int plain_key(Scan *s, const char **key, Py_ssize_t *length) {
+    skip_space(s);
+    if (s->at >= s->end || *s->at != '"') return give_up(s);
+    *key = ++s->at;
+    s->at = plain_run(s->at, s->end);
+    if (s->at >= s->end || *s->at != '"') return give_up(s);
+    *length = s->at - *key;
+    s->at++;
+    skip_space(s);
+    if (s->at >= s->end || *s->at != ':') return give_up(s);
+    s->at++;
+    skip_space(s);
+    return 1;
+}
+
 /* The patch applied to an empty object: its object members, recursively, and nothing else. */
 static int put_empty_merge(Scan *s, const Node *node) {
     int first = 1;
@@ -473,17 +490,9 @@ static int merge_object(Scan *s, Node *node) {
         s->at++;
     } else {
         for (;;) {
-            skip_space(s);
-            if (s->at >= s->end || *s->at != '"') return give_up(s);
-            const char *key = ++s->at;
-            s->at = plain_run(s->at, s->end);
-            if (s->at >= s->end || *s->at != '"') return give_up(s);  /* an escaped key: compared unescaped by yyjson */
-            Py_ssize_t length = s->at - key;
-            s->at++;
-            skip_space(s);
-            if (s->at >= s->end || *s->at != ':') return give_up(s);
-            s->at++;
-            skip_space(s);
+            const char *key;
+            Py_ssize_t length;
+            if (!plain_key(s, &key, &length)) return 0;
             Py_ssize_t index = node_find(node, key, length);
             if (index < 0) {
                 if (!put_key(s, key, length, &first) || !scan_value(s)) return 0;
@@ -721,17 +730,9 @@ static PyObject *top_level(PyObject *self, PyObject *arg) {
             ok = 1;
         }
         while (!ok && !s.unsure) {
-            skip_space(&s);
-            if (s.at >= s.end || *s.at != '"') break;
-            const char *key = ++s.at;
-            s.at = plain_run(s.at, s.end);
-            if (s.at >= s.end || *s.at != '"') break;  /* an escaped key, or a cut text */
-            Py_ssize_t length = s.at - key;
-            s.at++;
-            skip_space(&s);
-            if (s.at >= s.end || *s.at != ':') break;
-            s.at++;
-            skip_space(&s);
+            const char *key;
+            Py_ssize_t length;
+            if (!plain_key(&s, &key, &length)) break;
             if (count == capacity) {
                 /* PyMem_RawRealloc: no GIL needed while it is released */
                 Member *grown = PyMem_RawRealloc(members, (size_t)capacity * 2 * sizeof(Member));
