@@ -542,6 +542,11 @@ static void inputs_release(Inputs *in) {
     if (in->have_selectors && in->selectors.obj) PyBuffer_Release(&in->selectors);
 }
 
+/* The ``index``-th Arrow offset, 32 or 64 bits wide. */
+static int64_t offset_at(const void *offsets, int width, Py_ssize_t index) {
+    return width == 4 ? ((const int32_t *)offsets)[index] : ((const int64_t *)offsets)[index];
+}
+
 PyDoc_STRVAR(remainders_doc,
 "remainders(offsets, data, offset_width, start, count, selectors, patches)\n"
 "--\n\n"
@@ -608,14 +613,8 @@ static PyObject *remainders(PyObject *self, PyObject *args) {
     /* Read every row's bounds first: a row outside the data buffer is an error, not a crash. */
     Py_ssize_t input_bytes = 0;
     for (Py_ssize_t row = 0; row < count; row++) {
-        int64_t begin, end;
-        if (width == 4) {
-            begin = ((const int32_t *)in.offsets.buf)[start + row];
-            end = ((const int32_t *)in.offsets.buf)[start + row + 1];
-        } else {
-            begin = ((const int64_t *)in.offsets.buf)[start + row];
-            end = ((const int64_t *)in.offsets.buf)[start + row + 1];
-        }
+        int64_t begin = offset_at(in.offsets.buf, width, start + row);
+        int64_t end = offset_at(in.offsets.buf, width, start + row + 1);
         if (begin < 0 || end < begin || end > data_length) {
             PyErr_Format(PyExc_ValueError, "row %zd: offsets outside the data buffer", row);
             goto done;
@@ -649,14 +648,8 @@ static PyObject *remainders(PyObject *self, PyObject *args) {
     char *cursor = base;
     offsets_out[0] = 0;
     for (Py_ssize_t row = 0; row < count; row++) {
-        int64_t begin, end;
-        if (width == 4) {
-            begin = ((const int32_t *)in.offsets.buf)[start + row];
-            end = ((const int32_t *)in.offsets.buf)[start + row + 1];
-        } else {
-            begin = ((const int64_t *)in.offsets.buf)[start + row];
-            end = ((const int64_t *)in.offsets.buf)[start + row + 1];
-        }
+        int64_t begin = offset_at(in.offsets.buf, width, start + row);
+        int64_t end = offset_at(in.offsets.buf, width, start + row + 1);
         Scan s = {data + begin, data + end, cursor, base + capacity, 1, 0, 0};
         skip_space(&s);
         int ok = s.at < s.end && *s.at == '{'
