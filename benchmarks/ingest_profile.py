@@ -29,6 +29,7 @@ from entrawatch.warehouse import DuckDBWarehouse
 _KINDS = (
     ("CREATE OR REPLACE TEMP TABLE _ew_stage", "stage (lines, routing parse, temp table)"),
     ("SELECT * REPLACE", "normalize (JSON transform, conversions, _Extra, Arrow export)"),
+    ("SELECT _file, line, idx, raw, agg FROM _ew_stage", "staged rows fetched for the C pass"),
     ("INSERT INTO \"_Quarantine\"", "quarantine inserts"),
     ("INSERT INTO", "inserts"),
     ("COMMIT", "commit"),

@@ -20,6 +20,7 @@ import functools
 import threading
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,7 +30,7 @@ from entrawatch.readers import jsonscan, sqlgen
 from entrawatch.readers.jsonscan import native as _jsonscan
 from entrawatch.readers.sqlexpr import EXTRA_FUNCTION
 
-__all__ = ["available", "register", "remainders"]
+__all__ = ["available", "merged_by_duckdb", "register", "remainders", "remainders_at"]
 
 #: Rows handed to the scanner at once: keeps every output below 32-bit Arrow offsets.
 _ROWS_PER_CALL = 65_536
@@ -96,10 +97,25 @@ def _plain_strings(chunk: pa.Array) -> pa.Array:
     return chunk.cast(pa.large_string())
 
 
-def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict]) -> pa.Array:
-    """One call of the scanner, then DuckDB for the rows it is unsure of."""
+def remainders_at(raw: pa.Array, rows: np.ndarray, selectors: pa.Array | None,
+                  patches: tuple[dict, ...] | list[dict]) -> pa.Array:
+    """:func:`remainders` of the listed rows of ``raw`` (int64 row numbers, in the output's order),
+    without copying them out first: how ``readers/rowscan.py`` cuts one table's rows of a block."""
+    if _jsonscan is None:
+        raise RuntimeError("entrawatch.readers._jsonscan is not built (see setup.py)")
+    if len(rows) > _ROWS_PER_CALL:
+        pieces = [remainders_at(raw, rows[at:at + _ROWS_PER_CALL],
+                                None if selectors is None else selectors.slice(at, _ROWS_PER_CALL), patches)
+                  for at in range(0, len(rows), _ROWS_PER_CALL)]
+        return pa.concat_arrays(pieces)
+    return _cut(_plain_strings(raw), selectors, list(patches), np.ascontiguousarray(rows, np.int64))
+
+
+def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict], rows: np.ndarray | None = None) -> pa.Array:
+    """One call of the scanner, then DuckDB for the rows it is unsure of (``rows``: only those of
+    ``piece``, in that order)."""
     _, offsets, data = piece.buffers()
-    count = len(piece)
+    count = len(piece) if rows is None else len(rows)
     if offsets is None:  # an all-null piece exported without buffers
         return pa.nulls(count, pa.string())
     width = 8 if pa.types.is_large_string(piece.type) else 4
@@ -109,21 +125,33 @@ def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict]) -> pa.Ar
             raise ValueError("a selector is null")
         selector_bytes = memoryview(chosen.buffers()[1])[chosen.offset:]
     validity, out_offsets, out_data, unsure = _jsonscan.remainders(
-        offsets, data if data is not None else b"", width, piece.offset, count, selector_bytes, patches)
+        offsets, data if data is not None else b"", width, piece.offset, len(piece), selector_bytes, patches, rows)
     result = pa.Array.from_buffers(pa.string(), count, [pa.py_buffer(validity), pa.py_buffer(out_offsets),
                                                         pa.py_buffer(out_data)])
-    redo = pc.and_(pa.array(memoryview(unsure).cast("B"), pa.uint8()).cast(pa.bool_()), pc.is_valid(piece))
+    flagged = pa.array(memoryview(unsure).cast("B"), pa.uint8()).cast(pa.bool_())
+    if not flagged.true_count:
+        return result
+    if rows is not None:
+        piece = piece.take(pa.array(rows))  # the listed rows, to read the few DuckDB must compute
+    redo = pc.and_(flagged, pc.is_valid(piece))
     if not pc.any(redo).as_py():
         return result
     which = [0] * redo.true_count if chosen is None else pc.filter(chosen, redo).to_pylist()
-    patch_text = [orjson.dumps(patch).decode() for patch in patches]
+    computed = merged_by_duckdb(pc.filter(piece, redo).to_pylist(), [patches[k] for k in which])
+    return pc.replace_with_mask(result, redo, pa.array(computed, pa.string()))
+
+
+def merged_by_duckdb(records: list[str], patches: list[dict]) -> list[str | None]:
+    """``nullif(json_merge_patch(records[i], patches[i]), '{}')`` by DuckDB itself: the rows the
+    scanner is unsure of, on a private in-memory DuckDB (the caller's connection may be busy
+    running a statement)."""
     with _FALLBACK_LOCK:
         (computed,) = _fallback_connection().execute(
             "SELECT list_transform(range(len(r)), lambda i: nullif(json_merge_patch(r[i + 1], p[i + 1]), '{}')::VARCHAR) "
             "FROM (SELECT ?::VARCHAR[] AS r, ?::VARCHAR[] AS p)",
-            [pc.filter(piece, redo).to_pylist(), [patch_text[k] for k in which]],
+            [records, [orjson.dumps(patch).decode() for patch in patches]],
         ).fetchone()
-    return pc.replace_with_mask(result, redo, pa.array(computed, pa.string()))
+    return computed
 
 
 _FALLBACK_LOCK = threading.Lock()

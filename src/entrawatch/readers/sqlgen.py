@@ -29,7 +29,7 @@ from entrawatch.readers.sqlexpr import (
     time_expr,
 )
 
-__all__ = ["BLOCK_LINES", "EXTRA_FUNCTION", "INCOMING", "STAGE", "extra_patches", "normalize_sql", "parse_times_sql", "stage_block_sql", "stage_sql"]
+__all__ = ["BLOCK_LINES", "EXTRA_FUNCTION", "INCOMING", "LISTED_ROWS", "STAGE", "extra_patches", "normalize_sql", "parse_times_sql", "stage_block_sql", "stage_sql"]
 
 
 # -- routing -------------------------------------------------------------------------------------
@@ -136,6 +136,9 @@ STRIP_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\
 #: several when small files are prepared together (``_file`` numbers them; records are numbered
 #: per file).
 BLOCK_LINES = "_ew_block"
+#: The rows a ``listed_only`` normalize statement computes: an Arrow table (``_file``, ``idx``) by that
+#: name, found by DuckDB's replacement scan (``normalize._arrow_over``).
+LISTED_ROWS = "_ew_rows"
 
 
 def _block_source() -> str:
@@ -231,14 +234,16 @@ def _record_id(family: str, plan: Extraction) -> exp.Expression:
 
 
 @cache
-def normalize_sql(family: str, table: str, native_extra: bool = False) -> str:
+def normalize_sql(family: str, table: str, native_extra: bool = False, listed_only: bool = False) -> str:
     """SQL producing canonical rows (plus ``_reason``/``_field``) for staged records routed to ``table``.
 
     Parameters: source files and source shapes (lists indexed by ``_file``), ingested-at. Reads :data:`STAGE` rows whose ``_target``
     is ``table`` and whose routing reason is NULL. With ``native_extra``, ``_Extra`` is cut by the
     scalar function :data:`~entrawatch.readers.sqlexpr.EXTRA_FUNCTION` (the C scanner of
     ``entrawatch.readers.remainder``, registered on the connection) instead of ``json_merge_patch``:
-    the same bytes, 2.7-3.5x faster (benchmarks/extra_alternatives.py).
+    the same bytes, 2.7-3.5x faster (benchmarks/extra_alternatives.py). With ``listed_only``, only
+    the staged rows whose ``(_file, idx)`` the Arrow table ``_ew_rows`` lists (the rows
+    ``readers/rowscan.py`` left unsure, found by DuckDB's replacement scan).
     """
     tbl = schema.table(table)
     plan = family_extraction(family, table)
@@ -312,8 +317,10 @@ def normalize_sql(family: str, table: str, native_extra: bool = False) -> str:
     out += [exp.alias_(reason, "_reason"), exp.alias_(field, "_field"), ident("_file"), ident("line"), ident("idx"),
             ident("raw")]
 
+    listed = (f" AND EXISTS (SELECT 1 FROM {LISTED_ROWS} AS l WHERE l._file = {STAGE}._file AND l.idx = {STAGE}.idx)"
+              if listed_only else "")
     inner = parse(f"SELECT _file, line, idx, raw, agg, json_transform(raw, :spec) AS {STRUCT_COLUMN} FROM {STAGE} "
-                  "WHERE _target = :t AND _reason IS NULL", t=table, spec=plan.struct_spec())
+                  f"WHERE _target = :t AND _reason IS NULL{listed}", t=table, spec=plan.struct_spec())
     l2 = exp.select(*level2).from_(inner.subquery())
     l3 = exp.select(*level3).from_(l2.subquery())
     return exp.select(*out).from_(l3.subquery()).sql(dialect="duckdb")
