@@ -3,8 +3,10 @@
 The scans read attacker-controlled text in C. The Hypothesis tests (tests/readers/test_remainder.py,
 test_jsonscan.py) check what they answer; this script checks that no input makes them read or write
 out of bounds: it cuts the dataset's diagnostic records anywhere, deletes spans and inserts structural
-bytes, and calls ``remainders`` on each, whole and halved, with every patch of every table, and
-``top_level`` on each and on a ``{"records":[...]}`` document of a few of them.
+bytes, and calls ``remainders`` and ``columns`` (with ``_Extra``, through each table's program of
+readers/rowscan.py) on each, whole and halved, with every patch of every table; ``top_level`` on
+each and on a ``{"records":[...]}`` document of a few of them; ``line_records``, ``top_text`` and
+``newlines`` on a JSON-lines block of mutated records.
 
 Build the extension with the sanitizers in place of the normal one, run, then rebuild::
 
@@ -29,7 +31,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from entrawatch import schema
-from entrawatch.readers import _jsonscan, mapping, sqlgen
+import numpy as np
+
+from entrawatch.readers import _jsonscan, mapping, rowscan, sqlgen
 
 _STRUCTURAL = b'{}[]",:\\u0123456789.eE-+ \n\t'
 
@@ -67,24 +71,46 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     lines = _records(args.datasets)
-    patch_sets = [list(sqlgen.extra_patches(mapping.DIAG, table)) for table in (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE)]
-    unsure_rows = rows = answered = documents = 0
+    tables = (*schema.SIGNIN_TABLES, schema.AUDIT_TABLE)
+    patch_sets = [list(sqlgen.extra_patches(mapping.DIAG, table)) for table in tables]
+    programs = [rowscan.program(mapping.DIAG, table) for table in tables]
+    unsure_rows = rows = answered = documents = sure_rows = blocks = 0
     for _ in range(args.cases):
-        text = _mutate(rng, rng.choice(lines)).decode("utf-8", "replace")
-        array = pa.array([text, text[: len(text) // 2]])
+        original = rng.choice(lines)
+        text = _mutate(rng, original).decode("utf-8", "replace")
+        array = pa.array([text, text[: len(text) // 2], original.decode("utf-8", "replace")])
         _, offsets, data = array.buffers()
         patches = rng.choice(patch_sets)
         selectors = bytes(rng.randrange(len(patches)) for _ in range(2))
-        *_, unsure = _jsonscan.remainders(offsets, data if data is not None else b"", 4, 0, 2, selectors, patches)
+        *_, unsure = _jsonscan.remainders(offsets, data if data is not None else b"", 4, 0, 3, selectors + b"\0", patches)
         unsure_rows += sum(unsure)
-        rows += 2
+        rows += 3
+        which = rng.randrange(len(tables))
+        prog = programs[which]
+        columns = [(kind, required, list(sources)) for _, kind, required, sources in prog.columns]
+        picked = np.array([1, 0, 2, 1, 2], np.int64)
+        _, unsure, _, _ = _jsonscan.columns(offsets, data if data is not None else b"", 4, 0, 3, prog.tree, prog.slots,
+                                            columns, [list(c) for c in prog.conditions], picked, patch_sets[which])
+        sure_rows += len(picked) - sum(unsure)
         raw = text.encode()
         document = b'{"records":[' + b",".join(_mutate(rng, rng.choice(lines)) for _ in range(3)) + b'],"x":' + raw + b"}"
         for data in (raw, document, document[: rng.randrange(len(document) + 1)]):
             answered += _jsonscan.top_level(data) is not None
             documents += 1
+        block = b"\n".join(_mutate(rng, rng.choice(lines)) if rng.random() < 0.2 else rng.choice(lines)
+                           for _ in range(4))
+        if rng.random() < 0.3:
+            block = block[: rng.randrange(len(block) + 1)]
+        _jsonscan.newlines(block, len(block))
+        found = _jsonscan.line_records(block)
+        if found is not None:
+            count = len(found[1]) // 8
+            _jsonscan.top_text(found[0], block, 8, 0, count, "category")
+            blocks += 1
     print(f"{rows:,} mutated records scanned for _Extra, {unsure_rows:,} left to DuckDB; "
-          f"{documents:,} texts scanned for their top level, {answered:,} answered; no fault")
+          f"{5 * args.cases:,} rows scanned for columns, {sure_rows:,} sure; "
+          f"{documents:,} texts scanned for their top level, {answered:,} answered; "
+          f"{args.cases:,} blocks split, {blocks:,} into records; no fault")
 
 
 if __name__ == "__main__":

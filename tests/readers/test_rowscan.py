@@ -195,12 +195,12 @@ def _column_value(draw, kql_type: str, plain: bool) -> str:
         return draw(st.sampled_from(choices))
     if kql_type in ("long", "int"):
         if plain:
-            return str(draw(st.integers(-10**17, 10**17)))
+            return str(draw(st.integers(-10**16, 10**16)))
         return draw(st.one_of(INTEGER, REAL, st.sampled_from(['"12"', '" 12 "', '"12.0"', '""', "null"])))
     if plain:
         return draw(st.one_of(st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00[{ \\\""),
                                       max_size=8).map(lambda s: _text(s, False)),
-                              st.integers(-10**17, 10**17).map(str), st.sampled_from(["true", "false", "null"])))
+                              st.integers(-10**16, 10**16).map(str), st.sampled_from(["true", "false", "null"])))
     return draw(_json_value())
 
 

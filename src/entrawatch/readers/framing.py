@@ -36,6 +36,10 @@ SHAPE_FAMILY = {"diagnostic": DIAG, "graph": GRAPH, "loganalytics": LA}
 #: (32 MB cost ~10% more CPU in statement planning; 64 MB adds ~200 MB of peak RSS, measured).
 CHUNK_RECORDS = 40_000
 CHUNK_BYTES = 64 << 20
+#: The first block of a JSON-lines file: small, so that storing (the pipeline's longest step, one
+#: chunk at a time) starts while the next blocks are read and prepared, instead of after a whole
+#: 64 MB block (measured in docs/ingest.md).
+FIRST_BLOCK_BYTES = 8 << 20
 
 INCOMING_SCHEMA = pa.schema([
     pa.field("line", pa.int64()), pa.field("idx", pa.int64()), pa.field("raw", pa.string()),
@@ -179,7 +183,8 @@ def _resolve(shape: str | None, detected: str | None, hint: str) -> tuple[str, s
 # -- JSON lines ---------------------------------------------------------------------------------
 
 def _json_line_blocks(stream: io.BufferedReader) -> Iterator[Chunk]:
-    """Whole-line blocks of about :data:`CHUNK_BYTES` (a longer line makes a longer block).
+    """Whole-line blocks of about :data:`CHUNK_BYTES` (a longer line makes a longer block), the
+    first one of :data:`FIRST_BLOCK_BYTES`.
 
     A block is a zero-copy view of what was read: the cut line's tail is read again with the next
     block into one buffer, instead of concatenating and slicing 64 MB of bytes (two copies of every
@@ -187,18 +192,20 @@ def _json_line_blocks(stream: io.BufferedReader) -> Iterator[Chunk]:
     """
     counter = RecordCounter()
     line = 1
-    rest = b""
+    rest: bytes | memoryview = b""
+    size = min(FIRST_BLOCK_BYTES, CHUNK_BYTES)
     while True:
-        data = _read_after(rest, stream)
+        data = _read_after(rest, stream, size)
+        size = CHUNK_BYTES
         if len(data) == len(rest):
             if rest:
                 yield Chunk(_EMPTY, block=LineBlock(rest, line, counter))
             return
-        cut = data.rfind(b"\n") + 1
+        cut = _after_last_newline(data)
         if cut == 0:
             rest = data
             continue
-        yield Chunk(_EMPTY, block=LineBlock(data if cut == len(data) else memoryview(data)[:cut], line, counter))
+        yield Chunk(_EMPTY, block=LineBlock(data if cut == len(data) else data[:cut], line, counter))
         line += _newlines(data, cut)
         rest = bytes(data[cut:])
 
@@ -207,7 +214,7 @@ def _json_line_blocks(stream: io.BufferedReader) -> Iterator[Chunk]:
 _COUNT_SLICE = 4 << 20
 
 
-def _newlines(data: bytes | bytearray, end: int) -> int:
+def _newlines(data: bytes | bytearray | memoryview, end: int) -> int:
     """``data.count(b"\\n", 0, end)``, faster: CPython counts one byte at a time (49 ms per 64 MB
     block), a vectorised numpy comparison 16 at a time (14 ms, sliced so that the mask stays
     small), the C scan's ``memchr`` loop faster still, without the GIL (measured in docs/ingest.md)."""
@@ -217,21 +224,35 @@ def _newlines(data: bytes | bytearray, end: int) -> int:
     return sum(int(np.count_nonzero(view[at:at + _COUNT_SLICE] == 10)) for at in range(0, end, _COUNT_SLICE))
 
 
-def _read_after(rest: bytes | bytearray, stream: io.BufferedReader) -> bytes | bytearray:
-    """``rest`` followed by up to :data:`CHUNK_BYTES` more of ``stream``, read into one buffer."""
-    if not rest:
-        return stream.read(CHUNK_BYTES)
-    buf = bytearray(len(rest) + CHUNK_BYTES)
-    buf[: len(rest)] = rest
+def _after_last_newline(data: bytes | memoryview) -> int:
+    """``data.rfind(b"\\n") + 1`` for any buffer, looking back 1 MB at a time."""
+    view = np.frombuffer(data, np.uint8)
+    end = len(view)
+    while end > 0:
+        start = max(0, end - (1 << 20))
+        hits = np.flatnonzero(view[start:end] == 10)
+        if len(hits):
+            return start + int(hits[-1]) + 1
+        end = start
+    return 0
+
+
+def _read_after(rest: bytes | memoryview, stream: io.BufferedReader, size: int) -> memoryview:
+    """``rest`` followed by up to ``size`` more bytes of ``stream``, read into one buffer.
+
+    The buffer is not zeroed first (``np.empty``): every byte returned was read into it. Zeroing
+    64 MB that the read overwrites at once was ~a third of the reading's CPU.
+    """
+    buffer = np.empty(len(rest) + size, np.uint8)
+    view = memoryview(buffer)
+    view[: len(rest)] = rest
     filled = len(rest)
-    with memoryview(buf) as view:
-        while filled < len(buf):
-            got = stream.readinto(view[filled:])
-            if not got:
-                break
-            filled += got
-    del buf[filled:]
-    return buf
+    while filled < len(view):
+        got = stream.readinto(view[filled:])
+        if not got:
+            break
+        filled += got
+    return view[:filled]
 
 
 def frame_lines(block: LineBlock) -> Chunk:
