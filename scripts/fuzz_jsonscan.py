@@ -28,11 +28,10 @@ import argparse
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from entrawatch import schema
-import numpy as np
-
 from entrawatch.readers import _jsonscan, mapping, rowscan, sqlgen
 
 _STRUCTURAL = b'{}[]",:\\u0123456789.eE-+ \n\t'
