@@ -36,6 +36,8 @@ warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", cat
 #: DuckDB memory limit while ingesting: keeps peak RSS flat whatever the input size.
 INGEST_MEMORY_LIMIT = "768MB"
 _ARROW = "_ew_arrow"
+#: Staged records handed to the C pass at once (``Normalizer._native_rows``).
+_STAGED_BATCH_ROWS = 16_384
 #: The name under which SQL reads an Arrow table of prepared rows (see :func:`_run_over`).
 _ROWS = "_ew_rows"
 
@@ -344,15 +346,26 @@ class Normalizer:
         scan per record (figures in docs/ingest.md). The statement stays the definition: it runs
         for every row the pass leaves, and the tests hold the two to the same rows.
         """
-        staged = _arrow(con, f"SELECT _file, line, idx, raw, agg FROM {sqlgen.STAGE} "
-                             "WHERE _target = ? AND _reason IS NULL", [target])
-        rows, unsure = rowscan.rows(staged, family, target, params[0], params[1], params[2])
-        if not unsure.true_count:
-            return rows
-        listed = staged.filter(unsure).select(["_file", "idx"])
-        computed = _arrow_over(con, listed, _normalized_sql(family, target, self.native_extra, listed_only=True),
-                               params)
-        merged = pa.concat_tables([rows.filter(pc.invert(unsure)), computed])
+        # Streamed in batches: the records' text is held one batch at a time, not a whole batch of
+        # files (a run of small documents is ~128 MB).
+        reader = con.execute(f"SELECT _file, line, idx, raw, agg FROM {sqlgen.STAGE} "
+                             "WHERE _target = ? AND _reason IS NULL", [target]).to_arrow_reader(_STAGED_BATCH_ROWS)
+        pieces: list[pa.Table] = []
+        listed: list[pa.Table] = []
+        for batch in reader:
+            staged = pa.Table.from_batches([batch])
+            rows, unsure = rowscan.rows(staged, family, target, params[0], params[1], params[2])
+            if unsure.true_count:
+                listed.append(staged.filter(unsure).select(["_file", "idx"]))
+                rows = rows.filter(pc.invert(unsure))
+            pieces.append(rows)
+        if not pieces:  # no row (a reader may give no batch): the empty table, typed
+            pieces.append(rowscan.rows(reader.schema.empty_table(), family, target, *params)[0])
+        if not listed:
+            return pa.concat_tables(pieces) if len(pieces) != 1 else pieces[0]
+        computed = _arrow_over(con, pa.concat_tables(listed),
+                               _normalized_sql(family, target, self.native_extra, listed_only=True), params)
+        merged = pa.concat_tables([*pieces, computed])
         # the statement's order (the stage's), so that the rows are stored as they were read
         return merged.take(pc.sort_indices(merged, [("_file", "ascending"), ("idx", "ascending")]))
 
