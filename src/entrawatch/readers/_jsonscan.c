@@ -1639,6 +1639,67 @@ static PyObject *newlines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+/* -- hashes of ids ------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(hashes_doc,
+"hashes(offsets, data, offset_width, start, count)\n"
+"--\n\n"
+"A 64-bit hash of each of ``count`` strings of an Arrow string array (as for ``remainders``; a null\n"
+"row hashes as the empty string), as a buffer of uint64: what ``readers/storedids.py`` remembers of\n"
+"the ids an ingest stored. Any good hash does (a collision only costs an exact look-up).");
+
+static PyObject *hashes(PyObject *self, PyObject *args) {
+    PyObject *offsets_object, *data_object;
+    int width;
+    Py_ssize_t start, count;
+    if (!PyArg_ParseTuple(args, "OOinn", &offsets_object, &data_object, &width, &start, &count)) return NULL;
+    if ((width != 4 && width != 8) || start < 0 || count < 0 || start > PY_SSIZE_T_MAX / 32
+        || count > PY_SSIZE_T_MAX / 32) {
+        PyErr_SetString(PyExc_ValueError, "offset_width 4 or 8, start and count row numbers");
+        return NULL;
+    }
+    Inputs in = {0};
+    if (PyObject_GetBuffer(offsets_object, &in.offsets, PyBUF_SIMPLE) < 0
+        || PyObject_GetBuffer(data_object, &in.data, PyBUF_SIMPLE) < 0) {
+        inputs_release(&in);
+        return NULL;
+    }
+    uint64_t *out = NULL;
+    if (!rows_valid(&in, width, start, &count)) goto fail;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        int64_t begin = offset_at(in.offsets.buf, width, start + row);
+        int64_t end = offset_at(in.offsets.buf, width, start + row + 1);
+        if (begin < 0 || end < begin || end > in.data.len) {
+            PyErr_Format(PyExc_ValueError, "row %zd: offsets outside the data buffer", row);
+            goto fail;
+        }
+    }
+    out = PyMem_RawMalloc((size_t)count * 8 + 8);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *data = in.data.buf;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        int64_t begin = offset_at(in.offsets.buf, width, start + row);
+        int64_t end = offset_at(in.offsets.buf, width, start + row + 1);
+        uint64_t hash = 0xCBF29CE484222325ULL;  /* FNV-1a, then a finalizer that spreads its bits */
+        for (int64_t at = begin; at < end; at++) hash = (hash ^ data[at]) * 0x100000001B3ULL;
+        hash ^= hash >> 33;
+        hash *= 0xFF51AFD7ED558CCDULL;
+        hash ^= hash >> 33;
+        out[row] = hash;
+    }
+    Py_END_ALLOW_THREADS
+    inputs_release(&in);
+    return buffer_of(out, count * 8);
+
+fail:
+    inputs_release(&in);
+    return NULL;
+}
+
 /* -- JSON lines: records and their routing key ------------------------------------------------ */
 
 /* What SQL framing strips that this scan knows: the ASCII part of ``sqlgen.STRIP_CHARS``. */
@@ -1916,6 +1977,7 @@ static PyMethodDef methods[] = {
     {"columns", columns, METH_VARARGS, columns_doc},
     {"line_records", line_records, METH_O, line_records_doc},
     {"newlines", newlines, METH_VARARGS, newlines_doc},
+    {"hashes", hashes, METH_VARARGS, hashes_doc},
     {"top_text", top_text, METH_VARARGS, top_text_doc},
     {NULL, NULL, 0, NULL},
 };

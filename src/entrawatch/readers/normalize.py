@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
 from entrawatch import schema
-from entrawatch.readers import framing, mapping, remainder, rowscan, sqlgen
+from entrawatch.readers import framing, mapping, remainder, rowscan, sqlgen, storedids
 from entrawatch.readers.framing import Chunk, Reject
 from entrawatch.warehouse.base import Warehouse
 from entrawatch.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -164,6 +165,8 @@ class Normalizer:
                               RuntimeWarning, stacklevel=2)
                 self.native_extra = False
         self.native_rows = self.native_rows and self.native_extra
+        #: Hashes of the ids this ingest stored, to skip the stored-id look-up (readers/storedids.py).
+        self._stored_ids = storedids.StoredIds() if self.direct and self.native_rows else None
 
     def default_workers(self) -> int:
         """Chunks to prepare at once: DuckDB's thread count (its ``threads`` setting), at most 4."""
@@ -208,6 +211,8 @@ class Normalizer:
             with self._lock:
                 _run(self.con, "ROLLBACK")
                 self.warehouse.forget_created_tables()  # type: ignore[attr-defined]
+                if self._stored_ids is not None:
+                    self._stored_ids.forget()
             raise
         with self._lock:
             _run(self.con, "COMMIT")
@@ -454,11 +459,25 @@ class Normalizer:
     def _stored_per_file(self, target: str, rows: pa.Table) -> dict[int, int]:
         """Per file of a batch: its valid rows whose Id is already in ``target`` (its duplicates)."""
         self.warehouse.ensure_table(target)
+        if self._proven_new(target, rows) is not None:
+            return {}
         return dict(_run_over(
             self.con, rows,
             f"SELECT _file, count(*) FROM {_ROWS} WHERE _reason IS NULL AND \"Id\" IN (SELECT t.\"Id\" FROM "
             f"{_q(target)} t WHERE t.\"Id\" IN (SELECT \"Id\" FROM {_ROWS} WHERE _reason IS NULL)) GROUP BY _file",
         ))
+
+    def _proven_new(self, target: str, rows: pa.Table) -> np.ndarray | None:
+        """The hashes of the valid ids of ``rows`` when none of them can be in ``target`` yet
+        (``storedids.StoredIds``: the table held only this ingest's ids, and none hashes alike), so
+        that the store needs no look-up; else None. Called inside the file's transaction."""
+        if self._stored_ids is None:
+            return None
+        if not self._stored_ids.checked(target):
+            (empty,) = _run(self.con, f"SELECT count(*) = 0 FROM (SELECT 1 FROM {_q(target)} LIMIT 1)")[0]
+            self._stored_ids.track(target, bool(empty))
+        hashes = storedids.id_hashes(_valid_ids(rows))
+        return hashes if self._stored_ids.proves_new(target, hashes) else None
 
     def _store_prepared(self, prepared: Prepared, qparams: list) -> None:
         """Store one prepared chunk: valid rows, duplicates counted, refused rows quarantined.
@@ -502,16 +521,25 @@ class Normalizer:
         dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1' if repeated else ""
         if self.direct:
             self.warehouse.ensure_table(target)
+            hashes = self._proven_new(target, rows)
+            if hashes is not None:
+                inserted = int(_run_over(con, rows, f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {_ROWS} n "
+                                                    f"WHERE _reason IS NULL {dedupe}")[0][0])
+                self._stored_ids.add(target, hashes)  # type: ignore[union-attr]
+                return inserted
             # The ids already stored are looked up with the chunk's ids as the small side of a semi
             # join; `NOT EXISTS (… t.Id = n.Id)` hashed the whole table's ids for every chunk, which
             # grew with the table (at 1M rows: 0.16 vs 0.06 s per chunk and table, measured). The
             # subquery never yields NULL (IN drops it), so NOT IN means "not stored yet".
-            return int(_run_over(
+            inserted = int(_run_over(
                 con, rows,
                 f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {_ROWS} n WHERE _reason IS NULL "
                 f"AND \"Id\" NOT IN (SELECT t.\"Id\" FROM {_q(target)} t "
                 f"WHERE t.\"Id\" IN (SELECT \"Id\" FROM {_ROWS} WHERE _reason IS NULL)) {dedupe}",
             )[0][0])
+            if self._stored_ids is not None:
+                self._stored_ids.add(target, storedids.id_hashes(_valid_ids(rows)))
+            return inserted
         valid = _arrow_over(con, rows, f"SELECT {cols} FROM {_ROWS} WHERE _reason IS NULL {dedupe} ORDER BY idx")
         return self.warehouse.append(target, _cast(valid, tbl.arrow_schema()).to_batches()).inserted
 
@@ -546,6 +574,13 @@ class Normalizer:
         with self._lock:
             self._store_quarantine(self.con, _quarantine_select(_literal(target), "_field"),
                                    table, [ingested_at, source_file, shape, source_file, 0])
+
+
+def _valid_ids(rows: pa.Table) -> pa.ChunkedArray:
+    """The ``Id`` of the rows without a quarantine reason (the ones a store inserts)."""
+    reasons = rows.column("_reason")
+    ids = rows.column("Id")
+    return ids if reasons.null_count == len(reasons) else pc.filter(ids, pc.is_null(reasons))
 
 
 def _normalized_sql(family: str, target: str, native_extra: bool, listed_only: bool = False) -> str:
