@@ -140,3 +140,13 @@ def test_hashes_are_deterministic_and_spread():
     assert np.array_equal(first, second)
     assert len(np.unique(first)) == len(first)
     assert len(storedids.id_hashes(pa.array([], pa.string()))) == 0
+
+
+def test_memory_stays_bounded_past_the_limit():
+    ids = storedids.StoredIds(limit=100)
+    ids.track("T", empty=True)
+    ids.add("T", np.arange(60, dtype=np.uint64))
+    assert not ids.proves_new("T", np.array([5], np.uint64))
+    ids.add("T", np.arange(60, 120, dtype=np.uint64))  # past the limit: forgotten, look-ups resume
+    assert not ids.proves_new("T", np.array([1000], np.uint64))
+    assert ids._count == 0 and not ids._runs

@@ -22,7 +22,11 @@ import pyarrow as pa
 
 from entrawatch.readers.jsonscan import native as _jsonscan
 
-__all__ = ["StoredIds", "id_hashes"]
+__all__ = ["MAX_HASHES", "StoredIds", "id_hashes"]
+
+#: Hashes remembered at most (8 bytes each, 64 MB): ~16 GB of diagnostic records. Beyond, every
+#: chunk is looked up again, so peak RSS stays bounded whatever the input's size.
+MAX_HASHES = 8_000_000
 
 
 def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -48,10 +52,12 @@ class StoredIds:
     chunks, and a look-up a binary search per run: 8 bytes per stored id (39 MB at 10 GB).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_HASHES) -> None:
         #: table -> sorted runs of hashes; a table absent was not empty when first stored into.
         self._runs: dict[str, list[np.ndarray]] = {}
         self._checked: set[str] = set()
+        self._limit = limit
+        self._count = 0
 
     def track(self, table: str, empty: bool) -> None:
         """Record, at this ingest's first store into ``table``, whether it was empty then."""
@@ -81,6 +87,10 @@ class StoredIds:
         runs = self._runs.get(table)
         if runs is None or not len(hashes):
             return
+        self._count += len(hashes)
+        if self._count > self._limit:
+            self.forget()  # memory stays bounded whatever the input's size; look-ups resume
+            return
         runs.append(np.sort(hashes))
         while len(runs) > 1 and len(runs[-1]) >= len(runs[-2]):
             # two sorted runs: the stable sort (timsort) merges them in linear time
@@ -88,5 +98,7 @@ class StoredIds:
             runs[-1] = np.sort(np.concatenate([runs[-1], last]), kind="stable")
 
     def forget(self) -> None:
-        """After a rollback: no table is proven to hold only this ingest's ids any more."""
+        """After a rollback (or past the limit): no table is proven to hold only this ingest's ids
+        any more."""
         self._runs.clear()
+        self._count = 0

@@ -3,7 +3,7 @@
 Why attach instead of ``duckdb.connect(path)``: the row-group size is an ``ATTACH`` option only, and
 the default (122,880 rows) made large ingests slow. A transaction's appended rows stay in memory
 until a row group of their table is full; at 1 GB of mixed records (five tables of ~100k rows
-each) that is nearly all of them, far beyond the ingest's 768 MB memory limit, so DuckDB evicted
+each) that is nearly all of them, far beyond the ingest's memory limit (768 MB then), so DuckDB evicted
 and re-read them, and each eviction made it purge its allocator's freed memory (page faults on
 every reuse). With 30,720-row groups full groups go to the file four times sooner: measured at
 1 GB, 13.2-13.4 s -> 11.7-11.8 s and lower peak RSS, with rules and KQL as fast as before
