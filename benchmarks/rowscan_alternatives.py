@@ -73,9 +73,9 @@ def main() -> None:
                         "CAST(? AS VARCHAR) AS _target, CAST(NULL AS VARCHAR) AS _reason FROM lines "
                         "WHERE json_extract_string(raw, '$.category') = ?", [table, _CATEGORY[table]])
             start = time.process_time()
-            expected = con.execute(_normalized_sql(mapping.DIAG, table, True), params).to_arrow_reader().read_all()
+            expected = con.sql(_normalized_sql(mapping.DIAG, table, True), params=params).to_arrow_table()
             sql_seconds = time.process_time() - start
-            staged = con.execute(f"SELECT _file, line, idx, raw, agg FROM {sqlgen.STAGE}").to_arrow_reader().read_all()
+            staged = con.sql(f"SELECT _file, line, idx, raw, agg FROM {sqlgen.STAGE}").to_arrow_table()
             start = time.process_time()
             got, unsure = rowscan.rows(staged, mapping.DIAG, table, *params)
             c_seconds = time.process_time() - start

@@ -38,7 +38,7 @@ def _oracle(records: list[str], table: str) -> pa.Table:
     staged = _staged(records)  # noqa: F841 - read by DuckDB's replacement scan
     con.execute(f"CREATE TEMP TABLE {sqlgen.STAGE} AS SELECT *, CAST(? AS VARCHAR) AS _target, "
                 "CAST(NULL AS VARCHAR) AS _reason FROM staged", [table])
-    return con.execute(_normalized_sql(mapping.DIAG, table, False), [FILES, SHAPES, NOW]).to_arrow_reader().read_all()
+    return con.sql(_normalized_sql(mapping.DIAG, table, False), params=[FILES, SHAPES, NOW]).to_arrow_table()
 
 
 def _staged(records: list[str]) -> pa.Table:
