@@ -347,6 +347,6 @@ def test_bad_arguments_are_refused_not_read_out_of_bounds():
     with pytest.raises(TypeError):
         _jsonscan.columns(offsets, data, 4, 0, 2, {"a": 0}, 1, cols, [])
     with pytest.raises(ValueError, match="names no record"):
-        _jsonscan.remainders(offsets, data, 4, 0, 2, None, [{}], np.array([-1], np.int64))
+        _jsonscan.columns(offsets, data, 4, 0, 2, tree, 1, cols, [], np.array([-1], np.int64))
     with pytest.raises(ValueError, match="offset_width"):
         _jsonscan.top_text(offsets, data, 3, 0, 2, "a")

@@ -773,17 +773,16 @@ PyDoc_STRVAR(remainders_doc,
 "``_Extra`` of ``count`` records of an Arrow string array (its offsets and data buffers, the\n"
 "offsets' width in bytes, 4 or 8, and the array's offset ``start``). ``patches`` is a list of\n"
 "patch dicts ({key: None | dict}); ``selectors`` (a buffer of one unsigned byte per row, its\n"
-"first byte for the first row) picks each row's patch, or None for patch 0; ``rows`` (optional, as\n"
-"for ``columns``) reads only the listed records. Returns (validity bitmap, int32 offsets,\n"
+"first byte for the first row) picks each row's patch, or None for patch 0. Returns (validity bitmap, int32 offsets,\n"
 "data, unsure): a row is null when its result is ``{}`` or when it is unsure (a byte of 1 in\n"
 "``unsure``), and unsure rows must be computed by DuckDB.");
 
 static PyObject *remainders(PyObject *self, PyObject *args) {
-    PyObject *offsets_object, *data_object, *selectors_object, *patch_list, *rows_object = Py_None;
+    PyObject *offsets_object, *data_object, *selectors_object, *patch_list;
     int width;
     Py_ssize_t start, count;
-    if (!PyArg_ParseTuple(args, "OOinnOO!|O", &offsets_object, &data_object, &width, &start, &count,
-                          &selectors_object, &PyList_Type, &patch_list, &rows_object)) {
+    if (!PyArg_ParseTuple(args, "OOinnOO!", &offsets_object, &data_object, &width, &start, &count,
+                          &selectors_object, &PyList_Type, &patch_list)) {
         return NULL;
     }
     if (width != 4 && width != 8) {
@@ -801,11 +800,9 @@ static PyObject *remainders(PyObject *self, PyObject *args) {
     }
     Inputs in = {0};
     in.have_selectors = selectors_object != Py_None;
-    in.have_rows = rows_object != Py_None;
     if (PyObject_GetBuffer(offsets_object, &in.offsets, PyBUF_SIMPLE) < 0
         || PyObject_GetBuffer(data_object, &in.data, PyBUF_SIMPLE) < 0
-        || (in.have_selectors && PyObject_GetBuffer(selectors_object, &in.selectors, PyBUF_SIMPLE) < 0)
-        || (in.have_rows && PyObject_GetBuffer(rows_object, &in.rows, PyBUF_SIMPLE) < 0)) {
+        || (in.have_selectors && PyObject_GetBuffer(selectors_object, &in.selectors, PyBUF_SIMPLE) < 0)) {
         inputs_release(&in);
         return NULL;
     }

@@ -16,7 +16,7 @@ try:
 except ImportError:  # built without a C compiler
     native = None
 
-__all__ = ["available", "native", "top_level"]
+__all__ = ["available", "native", "plain_strings", "top_level"]
 
 
 def available() -> bool:
@@ -40,3 +40,10 @@ def top_level(data: bytes | bytearray) -> list[tuple[str, bool]] | None:
     except pa.ArrowInvalid:
         return None
     return native.top_level(data)
+
+
+def plain_strings(array: pa.Array) -> pa.Array:
+    """``array`` as Arrow strings whose buffers the scans read (32- or 64-bit offsets)."""
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return array
+    return array.cast(pa.large_string())

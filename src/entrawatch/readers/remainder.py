@@ -20,7 +20,6 @@ import functools
 import threading
 
 import duckdb
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +29,7 @@ from entrawatch.readers import jsonscan, sqlgen
 from entrawatch.readers.jsonscan import native as _jsonscan
 from entrawatch.readers.sqlexpr import EXTRA_FUNCTION
 
-__all__ = ["available", "merged_by_duckdb", "register", "remainders", "remainders_at"]
+__all__ = ["available", "merged_by_duckdb", "register", "remainders"]
 
 #: Rows handed to the scanner at once: keeps every output below 32-bit Arrow offsets.
 _ROWS_PER_CALL = 65_536
@@ -82,7 +81,7 @@ def remainders(raw: pa.Array | pa.ChunkedArray, selectors: pa.Array | pa.Chunked
     pieces: list[pa.Array] = []
     done = 0
     for chunk in raw.chunks:
-        chunk = _plain_strings(chunk)
+        chunk = jsonscan.plain_strings(chunk)
         chosen = None if selectors is None else selectors.slice(done, len(chunk)).combine_chunks()
         for start in range(0, len(chunk), _ROWS_PER_CALL):
             piece = chunk.slice(start, _ROWS_PER_CALL)
@@ -91,31 +90,10 @@ def remainders(raw: pa.Array | pa.ChunkedArray, selectors: pa.Array | pa.Chunked
     return pa.chunked_array(pieces, pa.string())
 
 
-def _plain_strings(chunk: pa.Array) -> pa.Array:
-    if pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type):
-        return chunk
-    return chunk.cast(pa.large_string())
-
-
-def remainders_at(raw: pa.Array, rows: np.ndarray, selectors: pa.Array | None,
-                  patches: tuple[dict, ...] | list[dict]) -> pa.Array:
-    """:func:`remainders` of the listed rows of ``raw`` (int64 row numbers, in the output's order),
-    without copying them out first: how ``readers/rowscan.py`` cuts one table's rows of a block."""
-    if _jsonscan is None:
-        raise RuntimeError("entrawatch.readers._jsonscan is not built (see setup.py)")
-    if len(rows) > _ROWS_PER_CALL:
-        pieces = [remainders_at(raw, rows[at:at + _ROWS_PER_CALL],
-                                None if selectors is None else selectors.slice(at, _ROWS_PER_CALL), patches)
-                  for at in range(0, len(rows), _ROWS_PER_CALL)]
-        return pa.concat_arrays(pieces)
-    return _cut(_plain_strings(raw), selectors, list(patches), np.ascontiguousarray(rows, np.int64))
-
-
-def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict], rows: np.ndarray | None = None) -> pa.Array:
-    """One call of the scanner, then DuckDB for the rows it is unsure of (``rows``: only those of
-    ``piece``, in that order)."""
+def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict]) -> pa.Array:
+    """One call of the scanner, then DuckDB for the rows it is unsure of."""
     _, offsets, data = piece.buffers()
-    count = len(piece) if rows is None else len(rows)
+    count = len(piece)
     if offsets is None:  # an all-null piece exported without buffers
         return pa.nulls(count, pa.string())
     width = 8 if pa.types.is_large_string(piece.type) else 4
@@ -125,15 +103,10 @@ def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict], rows: np
             raise ValueError("a selector is null")
         selector_bytes = memoryview(chosen.buffers()[1])[chosen.offset:]
     validity, out_offsets, out_data, unsure = _jsonscan.remainders(
-        offsets, data if data is not None else b"", width, piece.offset, len(piece), selector_bytes, patches, rows)
+        offsets, data if data is not None else b"", width, piece.offset, count, selector_bytes, patches)
     result = pa.Array.from_buffers(pa.string(), count, [pa.py_buffer(validity), pa.py_buffer(out_offsets),
                                                         pa.py_buffer(out_data)])
-    flagged = pa.array(memoryview(unsure).cast("B"), pa.uint8()).cast(pa.bool_())
-    if not flagged.true_count:
-        return result
-    if rows is not None:
-        piece = piece.take(pa.array(rows))  # the listed rows, to read the few DuckDB must compute
-    redo = pc.and_(flagged, pc.is_valid(piece))
+    redo = pc.and_(pa.array(memoryview(unsure).cast("B"), pa.uint8()).cast(pa.bool_()), pc.is_valid(piece))
     if not pc.any(redo).as_py():
         return result
     which = [0] * redo.true_count if chosen is None else pc.filter(chosen, redo).to_pylist()

@@ -109,7 +109,7 @@ def rows(staged: pa.Table, family: str, table: str, source_files: list[str], sha
     for them (``Normalizer``). ``source_files``/``shapes`` are indexed by ``_file``.
     """
     prog = _program_or_raise(family, table)
-    raw = _plain_strings(staged.column("raw").combine_chunks() if staged.num_rows else pa.array([], pa.string()))
+    raw = jsonscan.plain_strings(staged.column("raw").combine_chunks() if staged.num_rows else pa.array([], pa.string()))
     computed, unsure, extra = _columns(prog, family, raw, None)
     table_rows = _assemble(prog, computed, extra, staged.column("_file"), staged.column("line"), staged.column("idx"),
                            staged.column("agg"), source_files, shapes, ingested_at)
@@ -180,12 +180,6 @@ def _program_or_raise(family: str, table: str) -> Program:
     if prog is None or _jsonscan is None:
         raise ValueError(f"no native program for {family}/{table}")
     return prog
-
-
-def _plain_strings(array: pa.Array) -> pa.Array:
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return array
-    return array.cast(pa.large_string())
 
 
 def _columns(prog: Program, family: str, raw: pa.Array, picked: np.ndarray | None
