@@ -742,29 +742,72 @@ static Py_ssize_t record_of(const Inputs *in, Py_ssize_t row) {
     return in->have_rows ? (Py_ssize_t)((const int64_t *)in->rows.buf)[row] : row;
 }
 
-/* Checks the offsets cover every record read: ``count`` records from ``start``, or with ``rows``,
- * ``count`` records from ``start`` of which the output reads the listed ones (``*count`` becomes
- * their number). Raises and returns 0 otherwise. */
-static int rows_valid(Inputs *in, int width, Py_ssize_t start, Py_ssize_t *count) {
+/* The text arguments every scan takes, checked once: an Arrow string array's ``offsets`` (``width``
+ * bytes each) and ``data``, ``count`` records from ``start``; ``selectors`` (one byte per row) and
+ * ``rows`` (int64 record numbers the output reads, in that order; ``count`` becomes their number)
+ * are NULL or Py_None when absent. Every row's bounds are read here, so a row outside the data
+ * buffer is an error, not a crash; ``*input_bytes`` and ``*longest`` (either may be NULL) get the
+ * rows' total and largest length. Raises, releases what it took and returns 0 otherwise. */
+static int inputs_open(Inputs *in, PyObject *offsets, PyObject *data, PyObject *selectors, PyObject *rows, int width,
+                       Py_ssize_t start, Py_ssize_t *count, Py_ssize_t *input_bytes, Py_ssize_t *longest) {
+    *in = (Inputs){0};
+    if (width != 4 && width != 8) {
+        PyErr_SetString(PyExc_ValueError, "offset_width is 4 or 8");
+        return 0;
+    }
+    if (start < 0 || *count < 0 || start > PY_SSIZE_T_MAX / 32 || *count > PY_SSIZE_T_MAX / 32) {
+        PyErr_SetString(PyExc_ValueError, "start and count are row numbers: not negative, not absurd");
+        return 0;
+    }
+    in->have_selectors = selectors != NULL && selectors != Py_None;
+    in->have_rows = rows != NULL && rows != Py_None;
+    if (PyObject_GetBuffer(offsets, &in->offsets, PyBUF_SIMPLE) < 0
+        || PyObject_GetBuffer(data, &in->data, PyBUF_SIMPLE) < 0
+        || (in->have_selectors && PyObject_GetBuffer(selectors, &in->selectors, PyBUF_SIMPLE) < 0)
+        || (in->have_rows && PyObject_GetBuffer(rows, &in->rows, PyBUF_SIMPLE) < 0)) {
+        goto fail;
+    }
     if (in->offsets.len < (start + *count + 1) * width) {
         PyErr_SetString(PyExc_ValueError, "buffers shorter than start + count rows");
-        return 0;
+        goto fail;
     }
-    if (!in->have_rows) return 1;
-    if (in->rows.len % 8 != 0) {
-        PyErr_SetString(PyExc_ValueError, "rows is a buffer of int64");
-        return 0;
-    }
-    Py_ssize_t listed = in->rows.len / 8;
-    for (Py_ssize_t i = 0; i < listed; i++) {
-        int64_t record = ((const int64_t *)in->rows.buf)[i];
-        if (record < 0 || record >= *count) {
-            PyErr_Format(PyExc_ValueError, "rows[%zd] names no record", i);
-            return 0;
+    if (in->have_rows) {
+        if (in->rows.len % 8 != 0) {
+            PyErr_SetString(PyExc_ValueError, "rows is a buffer of int64");
+            goto fail;
         }
+        Py_ssize_t listed = in->rows.len / 8;
+        for (Py_ssize_t i = 0; i < listed; i++) {
+            int64_t record = ((const int64_t *)in->rows.buf)[i];
+            if (record < 0 || record >= *count) {
+                PyErr_Format(PyExc_ValueError, "rows[%zd] names no record", i);
+                goto fail;
+            }
+        }
+        *count = listed;
     }
-    *count = listed;
+    if (in->have_selectors && in->selectors.len < *count) {
+        PyErr_SetString(PyExc_ValueError, "fewer selectors than rows");
+        goto fail;
+    }
+    Py_ssize_t total = 0, widest = 0;
+    for (Py_ssize_t row = 0; row < *count; row++) {
+        int64_t begin = offset_at(in->offsets.buf, width, start + record_of(in, row));
+        int64_t end = offset_at(in->offsets.buf, width, start + record_of(in, row) + 1);
+        if (begin < 0 || end < begin || end > in->data.len) {
+            PyErr_Format(PyExc_ValueError, "row %zd: offsets outside the data buffer", row);
+            goto fail;
+        }
+        total += (Py_ssize_t)(end - begin);
+        if (end - begin > widest) widest = (Py_ssize_t)(end - begin);
+    }
+    if (input_bytes != NULL) *input_bytes = total;
+    if (longest != NULL) *longest = widest;
     return 1;
+
+fail:
+    inputs_release(in);
+    return 0;
 }
 
 PyDoc_STRVAR(remainders_doc,
@@ -785,38 +828,18 @@ static PyObject *remainders(PyObject *self, PyObject *args) {
                           &selectors_object, &PyList_Type, &patch_list)) {
         return NULL;
     }
-    if (width != 4 && width != 8) {
-        PyErr_SetString(PyExc_ValueError, "offset_width is 4 or 8");
-        return NULL;
-    }
-    if (start < 0 || count < 0 || start > PY_SSIZE_T_MAX / 32 || count > PY_SSIZE_T_MAX / 32) {
-        PyErr_SetString(PyExc_ValueError, "start and count are row numbers: not negative, not absurd");
-        return NULL;
-    }
     Py_ssize_t patch_count = PyList_GET_SIZE(patch_list);
     if (patch_count < 1 || patch_count > 256) {
         PyErr_SetString(PyExc_ValueError, "between 1 and 256 patches");
         return NULL;
     }
-    Inputs in = {0};
-    in.have_selectors = selectors_object != Py_None;
-    if (PyObject_GetBuffer(offsets_object, &in.offsets, PyBUF_SIMPLE) < 0
-        || PyObject_GetBuffer(data_object, &in.data, PyBUF_SIMPLE) < 0
-        || (in.have_selectors && PyObject_GetBuffer(selectors_object, &in.selectors, PyBUF_SIMPLE) < 0)) {
-        inputs_release(&in);
-        return NULL;
-    }
-    if (!rows_valid(&in, width, start, &count)) {
-        inputs_release(&in);
-        return NULL;
-    }
-    if (in.have_selectors && in.selectors.len < count) {
-        inputs_release(&in);
-        PyErr_SetString(PyExc_ValueError, "fewer selectors than rows");
+    Inputs in;
+    Py_ssize_t input_bytes;
+    if (!inputs_open(&in, offsets_object, data_object, selectors_object, NULL, width, start, &count, &input_bytes,
+                     NULL)) {
         return NULL;
     }
     const char *data = in.data.buf;
-    Py_ssize_t data_length = in.data.len;
     const unsigned char *selectors = in.have_selectors ? in.selectors.buf : NULL;
 
     Node **patches = PyMem_Calloc((size_t)patch_count, sizeof(Node *));
@@ -833,20 +856,11 @@ static PyObject *remainders(PyObject *self, PyObject *args) {
         if (length > widest_patch) widest_patch = length;
     }
 
-    /* Read every row's bounds first: a row outside the data buffer is an error, not a crash. */
-    Py_ssize_t input_bytes = 0;
-    for (Py_ssize_t row = 0; row < count; row++) {
-        int64_t begin = offset_at(in.offsets.buf, width, start + record_of(&in, row));
-        int64_t end = offset_at(in.offsets.buf, width, start + record_of(&in, row) + 1);
-        if (begin < 0 || end < begin || end > data_length) {
-            PyErr_Format(PyExc_ValueError, "row %zd: offsets outside the data buffer", row);
-            goto done;
-        }
-        if (selectors != NULL && selectors[row] >= patch_count) {
+    for (Py_ssize_t row = 0; selectors != NULL && row < count; row++) {
+        if (selectors[row] >= patch_count) {
             PyErr_Format(PyExc_ValueError, "row %zd: selector %d names no patch", row, selectors[row]);
             goto done;
         }
-        input_bytes += (Py_ssize_t)(end - begin);
     }
     /* A row's output is at most its input (minified, escapes never grow) plus the patch's skeleton;
      * put() still checks every write against the capacity. */
@@ -1360,13 +1374,8 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "patches: None or a list of at most 256 patch dicts");
         return NULL;
     }
-    if (width != 4 && width != 8) {
-        PyErr_SetString(PyExc_ValueError, "offset_width is 4 or 8");
-        return NULL;
-    }
-    if (start < 0 || count < 0 || start > PY_SSIZE_T_MAX / 32 || count > PY_SSIZE_T_MAX / 32
-        || slots < 1 || slots > 4096) {
-        PyErr_SetString(PyExc_ValueError, "start, count and slots out of range");
+    if (slots < 1 || slots > 4096) {
+        PyErr_SetString(PyExc_ValueError, "slots out of range");
         return NULL;
     }
     Py_ssize_t column_count = PyList_GET_SIZE(column_list), condition_count = PyList_GET_SIZE(condition_list);
@@ -1374,12 +1383,9 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "at most 8 conditions");
         return NULL;
     }
-    Inputs in = {0};
-    in.have_rows = rows_object != Py_None;
-    if (PyObject_GetBuffer(offsets_object, &in.offsets, PyBUF_SIMPLE) < 0
-        || PyObject_GetBuffer(data_object, &in.data, PyBUF_SIMPLE) < 0
-        || (in.have_rows && PyObject_GetBuffer(rows_object, &in.rows, PyBUF_SIMPLE) < 0)) {
-        inputs_release(&in);
+    Inputs in;
+    Py_ssize_t longest;
+    if (!inputs_open(&in, offsets_object, data_object, NULL, rows_object, width, start, &count, NULL, &longest)) {
         return NULL;
     }
     PyObject *result = NULL, *column_results = NULL, *unsure = NULL, *selectors = NULL;
@@ -1394,17 +1400,6 @@ static PyObject *columns(PyObject *self, PyObject *args) {
     char *scratch = NULL;
     int out_of_memory = 0;
     const char *data = in.data.buf;
-    Py_ssize_t longest = 0;
-    if (!rows_valid(&in, width, start, &count)) goto done;
-    for (Py_ssize_t row = 0; row < count; row++) {
-        int64_t begin = offset_at(in.offsets.buf, width, start + record_of(&in, row));
-        int64_t end = offset_at(in.offsets.buf, width, start + record_of(&in, row) + 1);
-        if (begin < 0 || end < begin || end > in.data.len) {
-            PyErr_Format(PyExc_ValueError, "row %zd: offsets outside the data buffer", row);
-            goto done;
-        }
-        if (end - begin > longest) longest = (Py_ssize_t)(end - begin);
-    }
     if ((tree = node_from_dict(tree_object, 0, slots)) == NULL) goto done;
     if (patch_count > 0) {
         if ((patches = PyMem_Calloc((size_t)patch_count, sizeof(Node *))) == NULL) {
@@ -1650,31 +1645,12 @@ static PyObject *hashes(PyObject *self, PyObject *args) {
     int width;
     Py_ssize_t start, count;
     if (!PyArg_ParseTuple(args, "OOinn", &offsets_object, &data_object, &width, &start, &count)) return NULL;
-    if ((width != 4 && width != 8) || start < 0 || count < 0 || start > PY_SSIZE_T_MAX / 32
-        || count > PY_SSIZE_T_MAX / 32) {
-        PyErr_SetString(PyExc_ValueError, "offset_width 4 or 8, start and count row numbers");
-        return NULL;
-    }
-    Inputs in = {0};
-    if (PyObject_GetBuffer(offsets_object, &in.offsets, PyBUF_SIMPLE) < 0
-        || PyObject_GetBuffer(data_object, &in.data, PyBUF_SIMPLE) < 0) {
-        inputs_release(&in);
-        return NULL;
-    }
-    uint64_t *out = NULL;
-    if (!rows_valid(&in, width, start, &count)) goto fail;
-    for (Py_ssize_t row = 0; row < count; row++) {
-        int64_t begin = offset_at(in.offsets.buf, width, start + row);
-        int64_t end = offset_at(in.offsets.buf, width, start + row + 1);
-        if (begin < 0 || end < begin || end > in.data.len) {
-            PyErr_Format(PyExc_ValueError, "row %zd: offsets outside the data buffer", row);
-            goto fail;
-        }
-    }
-    out = PyMem_RawMalloc((size_t)count * 8 + 8);
+    Inputs in;
+    if (!inputs_open(&in, offsets_object, data_object, NULL, NULL, width, start, &count, NULL, NULL)) return NULL;
+    uint64_t *out = PyMem_RawMalloc((size_t)count * 8 + 8);
     if (out == NULL) {
-        PyErr_NoMemory();
-        goto fail;
+        inputs_release(&in);
+        return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
     const unsigned char *data = in.data.buf;
@@ -1691,10 +1667,6 @@ static PyObject *hashes(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     inputs_release(&in);
     return buffer_of(out, count * 8);
-
-fail:
-    inputs_release(&in);
-    return NULL;
 }
 
 /* -- JSON lines: records and their routing key ------------------------------------------------ */
@@ -1774,30 +1746,12 @@ static PyObject *top_text(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOinns#", &offsets_object, &data_object, &width, &start, &count, &key, &key_length)) {
         return NULL;
     }
-    if ((width != 4 && width != 8) || start < 0 || count < 0 || start > PY_SSIZE_T_MAX / 32
-        || count > PY_SSIZE_T_MAX / 32) {
-        PyErr_SetString(PyExc_ValueError, "offset_width 4 or 8, start and count row numbers");
-        return NULL;
-    }
-    Inputs in = {0};
-    if (PyObject_GetBuffer(offsets_object, &in.offsets, PyBUF_SIMPLE) < 0
-        || PyObject_GetBuffer(data_object, &in.data, PyBUF_SIMPLE) < 0) {
-        inputs_release(&in);
-        return NULL;
-    }
+    Inputs in;
+    if (!inputs_open(&in, offsets_object, data_object, NULL, NULL, width, start, &count, NULL, NULL)) return NULL;
     PyObject *result = NULL, *validity = NULL, *out_offsets = NULL, *unsure = NULL;
     TextOut text = {0};
     int out_of_memory = 0;
-    if (!rows_valid(&in, width, start, &count)) goto done;
     const char *data = in.data.buf;
-    for (Py_ssize_t row = 0; row < count; row++) {
-        int64_t begin = offset_at(in.offsets.buf, width, start + row);
-        int64_t end = offset_at(in.offsets.buf, width, start + row + 1);
-        if (begin < 0 || end < begin || end > in.data.len) {
-            PyErr_Format(PyExc_ValueError, "row %zd: offsets outside the data buffer", row);
-            goto done;
-        }
-    }
     validity = PyBytes_FromStringAndSize(NULL, (count + 7) / 8);
     out_offsets = PyBytes_FromStringAndSize(NULL, (count + 1) * 4);
     unsure = PyBytes_FromStringAndSize(NULL, count);
