@@ -16,7 +16,7 @@ try:
 except ImportError:  # built without a C compiler
     native = None
 
-__all__ = ["available", "native", "plain_strings", "top_level"]
+__all__ = ["available", "native", "plain_strings", "text_buffers", "top_level"]
 
 
 def available() -> bool:
@@ -47,3 +47,15 @@ def plain_strings(array: pa.Array) -> pa.Array:
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         return array
     return array.cast(pa.large_string())
+
+
+def text_buffers(array: pa.Array) -> tuple[pa.Buffer, pa.Buffer | bytes, int, int]:
+    """What the scans read of a string array: (offsets, data, offset width in bytes, first row).
+
+    An all-null array may come without buffers: it reads as empty strings (zero offsets).
+    """
+    array = plain_strings(array)
+    _, offsets, data = array.buffers()
+    if offsets is None:
+        return pa.py_buffer(bytes(8 * (array.offset + len(array) + 1))), b"", 8, array.offset
+    return offsets, data if data is not None else b"", 8 if pa.types.is_large_string(array.type) else 4, array.offset

@@ -81,7 +81,6 @@ def remainders(raw: pa.Array | pa.ChunkedArray, selectors: pa.Array | pa.Chunked
     pieces: list[pa.Array] = []
     done = 0
     for chunk in raw.chunks:
-        chunk = jsonscan.plain_strings(chunk)
         chosen = None if selectors is None else selectors.slice(done, len(chunk)).combine_chunks()
         for start in range(0, len(chunk), _ROWS_PER_CALL):
             piece = chunk.slice(start, _ROWS_PER_CALL)
@@ -92,18 +91,17 @@ def remainders(raw: pa.Array | pa.ChunkedArray, selectors: pa.Array | pa.Chunked
 
 def _cut(piece: pa.Array, chosen: pa.Array | None, patches: list[dict]) -> pa.Array:
     """One call of the scanner, then DuckDB for the rows it is unsure of."""
-    _, offsets, data = piece.buffers()
     count = len(piece)
-    if offsets is None:  # an all-null piece exported without buffers
+    if piece.null_count == count:
         return pa.nulls(count, pa.string())
-    width = 8 if pa.types.is_large_string(piece.type) else 4
+    offsets, data, width, start = jsonscan.text_buffers(piece)
     selector_bytes = None
     if chosen is not None:
         if chosen.null_count:
             raise ValueError("a selector is null")
         selector_bytes = memoryview(chosen.buffers()[1])[chosen.offset:]
     validity, out_offsets, out_data, unsure = _jsonscan.remainders(
-        offsets, data if data is not None else b"", width, piece.offset, count, selector_bytes, patches)
+        offsets, data, width, start, count, selector_bytes, patches)
     result = pa.Array.from_buffers(pa.string(), count, [pa.py_buffer(validity), pa.py_buffer(out_offsets),
                                                         pa.py_buffer(out_data)])
     redo = pc.and_(pa.array(memoryview(unsure).cast("B"), pa.uint8()).cast(pa.bool_()), pc.is_valid(piece))

@@ -109,7 +109,7 @@ def rows(staged: pa.Table, family: str, table: str, source_files: list[str], sha
     for them (``Normalizer``). ``source_files``/``shapes`` are indexed by ``_file``.
     """
     prog = _program_or_raise(family, table)
-    raw = jsonscan.plain_strings(staged.column("raw").combine_chunks() if staged.num_rows else pa.array([], pa.string()))
+    raw = staged.column("raw").combine_chunks() if staged.num_rows else pa.array([], pa.string())
     computed, unsure, extra = _columns(prog, family, raw, None)
     table_rows = _assemble(prog, computed, extra, staged.column("_file"), staged.column("line"), staged.column("idx"),
                            staged.column("agg"), source_files, shapes, ingested_at)
@@ -246,17 +246,12 @@ def _call(prog: Program, piece: pa.Array, picked: np.ndarray | None, patches: li
     """One C call over ``piece`` (at most :data:`_ROWS_PER_CALL` rows), or its ``picked`` rows: the
     columns, the unsure mask, and ``_Extra`` (DuckDB cuts the sure rows the scan leaves)."""
     count = len(piece) if picked is None else len(picked)
-    _, offsets, data = piece.buffers()
-    if offsets is None:  # an all-null piece exported without buffers
-        offsets, data = pa.py_buffer(bytes(8 * (len(piece) + 1))), None
-        width = 8
-    else:
-        width = 8 if pa.types.is_large_string(piece.type) else 4
+    offsets, data, width, start = jsonscan.text_buffers(piece)
     columns = [(kind, required, list(sources)) for _, kind, required, sources in prog.columns]
     rows_buffer = None if picked is None else np.ascontiguousarray(picked, np.int64)
     results, unsure_bytes, selectors, extra_buffers = _jsonscan.columns(
-        offsets, data if data is not None else b"", width, piece.offset, len(piece), prog.tree, prog.slots, columns,
-        [list(c) for c in prog.conditions], rows_buffer, patches)
+        offsets, data, width, start, len(piece), prog.tree, prog.slots, columns, [list(c) for c in prog.conditions],
+        rows_buffer, patches)
     unsure = np.frombuffer(unsure_bytes, np.uint8).astype(bool)
     if piece.null_count:
         # a null record (never staged as a target's row, but cheap to honour): unsure

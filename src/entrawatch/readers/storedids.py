@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from entrawatch.readers import jsonscan
 from entrawatch.readers.jsonscan import native as _jsonscan
 
 __all__ = ["MAX_HASHES", "StoredIds", "id_hashes"]
@@ -34,14 +35,10 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if _jsonscan is None:
         raise RuntimeError("entrawatch.readers._jsonscan is not built (see setup.py)")
     array = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        array = array.cast(pa.large_string())
     if not len(array):
         return np.zeros(0, np.uint64)
-    _, offsets, data = array.buffers()
-    width = 8 if pa.types.is_large_string(array.type) else 4
-    return np.frombuffer(_jsonscan.hashes(offsets, data if data is not None else b"", width, array.offset, len(array)),
-                         np.uint64)
+    offsets, data, width, start = jsonscan.text_buffers(array)
+    return np.frombuffer(_jsonscan.hashes(offsets, data, width, start, len(array)), np.uint64)
 
 
 class StoredIds:
