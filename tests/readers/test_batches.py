@@ -145,10 +145,10 @@ def test_batches_are_stored_whole_or_not_at_all(tmp_path, monkeypatch):
     store_valid = Normalizer._store_valid
     inserted: list[int] = []
 
-    def failing_store(self, con, target, rows, repeated):
+    def failing_store(self, con, target, rows, repeated, *rest):
         if any("PT5H" in name for name in rows.column("_SourceFile").to_pylist()):
             raise RuntimeError("disk on fire")
-        inserted.append(store_valid(self, con, target, rows, repeated))
+        inserted.append(store_valid(self, con, target, rows, repeated, *rest))
         return inserted[-1]
 
     monkeypatch.setattr(Normalizer, "_store_valid", failing_store)

@@ -440,9 +440,13 @@ class Normalizer:
                         self._store_target(prepared[k], target, qparams[k])
                     continue
                 valid = {k: prepared[k].routable[target] - prepared[k].bad[target] for k in files}
-                stored = self._stored_per_file(target, rows) if sum(valid.values()) else {}
+                stored, check = {}, None
+                if sum(valid.values()):
+                    self.warehouse.ensure_table(target)
+                    check = self._id_check(target, rows)
+                    stored = {} if check[1] else self._stored_per_file(target, rows)
                 expected = sum(valid.values()) - sum(stored.values())
-                inserted = self._store_valid(self.con, target, rows, False) if sum(valid.values()) else 0
+                inserted = self._store_valid(self.con, target, rows, False, check) if sum(valid.values()) else 0
                 if inserted != expected:
                     raise RuntimeError(f"batch insert into {target}: {inserted} rows, expected {expected}")
                 for k in files:
@@ -459,27 +463,26 @@ class Normalizer:
         return pc.count_distinct(ids).as_py() < len(ids)
 
     def _stored_per_file(self, target: str, rows: pa.Table) -> dict[int, int]:
-        """Per file of a batch: its valid rows whose Id is already in ``target`` (its duplicates)."""
-        self.warehouse.ensure_table(target)
-        if self._proven_new(target, rows) is not None:
-            return {}
+        """Per file of a batch: its valid rows whose Id is already in ``target`` (its duplicates).
+        The table exists (the caller ensured it)."""
         return dict(_run_over(
             self.con, rows,
             f"SELECT _file, count(*) FROM {_ROWS} WHERE _reason IS NULL AND \"Id\" IN (SELECT t.\"Id\" FROM "
             f"{_q(target)} t WHERE t.\"Id\" IN (SELECT \"Id\" FROM {_ROWS} WHERE _reason IS NULL)) GROUP BY _file",
         ))
 
-    def _proven_new(self, target: str, rows: pa.Table) -> np.ndarray | None:
-        """The hashes of the valid ids of ``rows`` when none of them can be in ``target`` yet
-        (``storedids.StoredIds``: the table held only this ingest's ids, and none hashes alike), so
-        that the store needs no look-up; else None. Called inside the file's transaction."""
+    def _id_check(self, target: str, rows: pa.Table) -> tuple[np.ndarray | None, bool]:
+        """(the hashes of the valid ids of ``rows``, whether they prove that none is in ``target``
+        yet): ``storedids.StoredIds`` knows the table held only this ingest's ids, and none hashes
+        alike, so the store needs no look-up. (None, False) without stored-id hashes. Called inside
+        the file's transaction, the table existing."""
         if self._stored_ids is None:
-            return None
+            return None, False
         if not self._stored_ids.checked(target):
             (empty,) = _run(self.con, f"SELECT count(*) = 0 FROM (SELECT 1 FROM {_q(target)} LIMIT 1)")[0]
             self._stored_ids.track(target, bool(empty))
         hashes = storedids.id_hashes(_valid_ids(rows))
-        return hashes if self._stored_ids.proves_new(target, hashes) else None
+        return hashes, self._stored_ids.proves_new(target, hashes)
 
     def _store_prepared(self, prepared: Prepared, qparams: list) -> None:
         """Store one prepared chunk: valid rows, duplicates counted, refused rows quarantined.
@@ -515,16 +518,18 @@ class Normalizer:
             self._store_quarantine(self.con, _quarantine_select(_literal(target), "_field"),
                                    prepared.rows[target], qparams)
 
-    def _store_valid(self, con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table, repeated: bool) -> int:
-        """Insert the chunk's valid rows; first occurrence (source order) of an Id wins."""
+    def _store_valid(self, con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table, repeated: bool,
+                     check: tuple[np.ndarray | None, bool] | None = None) -> int:
+        """Insert the chunk's valid rows; first occurrence (source order) of an Id wins. ``check``:
+        :meth:`_id_check` of these rows, when the caller made it already."""
         tbl = schema.table(target)
         cols = ", ".join(_q(c) for c in tbl.column_names)
         # The window is costly over wide rows: only when the stage saw an id twice (or a missing one).
         dedupe = 'QUALIFY row_number() OVER (PARTITION BY "Id" ORDER BY idx) = 1' if repeated else ""
         if self.direct:
             self.warehouse.ensure_table(target)
-            hashes = self._proven_new(target, rows)
-            if hashes is not None:
+            hashes, proven = check if check is not None else self._id_check(target, rows)
+            if proven:
                 inserted = int(_run_over(con, rows, f"INSERT INTO {_q(target)} ({cols}) SELECT {cols} FROM {_ROWS} n "
                                                     f"WHERE _reason IS NULL {dedupe}")[0][0])
                 self._stored_ids.add(target, hashes)  # type: ignore[union-attr]
@@ -539,8 +544,8 @@ class Normalizer:
                 f"AND \"Id\" NOT IN (SELECT t.\"Id\" FROM {_q(target)} t "
                 f"WHERE t.\"Id\" IN (SELECT \"Id\" FROM {_ROWS} WHERE _reason IS NULL)) {dedupe}",
             )[0][0])
-            if self._stored_ids is not None:
-                self._stored_ids.add(target, storedids.id_hashes(_valid_ids(rows)))
+            if hashes is not None:
+                self._stored_ids.add(target, hashes)  # type: ignore[union-attr]
             return inserted
         valid = _arrow_over(con, rows, f"SELECT {cols} FROM {_ROWS} WHERE _reason IS NULL {dedupe} ORDER BY idx")
         return self.warehouse.append(target, _cast(valid, tbl.arrow_schema()).to_batches()).inserted
